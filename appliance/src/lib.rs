@@ -1,0 +1,5 @@
+//! `voip-appliance`: sans-IO cores for the office appliance plus the thin
+//! tokio daemon that wires them to sockets, files and timers.
+#![deny(unsafe_code)]
+
+pub mod selftest;

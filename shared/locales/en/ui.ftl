@@ -1,0 +1,3 @@
+# General user-interface texts.
+ui-app-name = Office telephony
+ui-greeting = Welcome, { $name }

@@ -1,0 +1,3 @@
+# General user-interface texts.
+ui-app-name = Kantoortelefonie
+ui-greeting = Welkom, { $name }
