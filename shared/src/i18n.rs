@@ -51,10 +51,8 @@ macro_rules! ftl_sources {
 
 /// Every resource file of the catalogue, per locale. Add a file here when an
 /// area gets its own messages.
-const NL_NL_SOURCES: &[(&str, &str)] =
-    ftl_sources!("nl-NL": "errors.ftl", "config.ftl", "call.ftl", "number.ftl", "ui.ftl");
-const EN_SOURCES: &[(&str, &str)] =
-    ftl_sources!("en": "errors.ftl", "config.ftl", "call.ftl", "number.ftl", "ui.ftl");
+const NL_NL_SOURCES: &[(&str, &str)] = ftl_sources!("nl-NL": "errors.ftl", "config.ftl", "call.ftl", "number.ftl", "ui.ftl", "quality.ftl");
+const EN_SOURCES: &[(&str, &str)] = ftl_sources!("en": "errors.ftl", "config.ftl", "call.ftl", "number.ftl", "ui.ftl", "quality.ftl");
 
 /// A loaded catalogue for one locale.
 pub struct Catalogue {
