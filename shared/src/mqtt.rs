@@ -201,8 +201,11 @@ impl DecodeError {
     /// end; at the very end of the input that counts as truncation too.
     fn from_json(e: &serde_json::Error, payload: &[u8]) -> Self {
         let message = e.to_string();
-        let end_line = payload.iter().filter(|&&b| b == b'\n').count() + 1;
-        let end_column = payload.iter().rev().take_while(|&&b| b != b'\n').count();
+        let end_line = payload.split(|&b| b == b'\n').count();
+        let end_column = payload
+            .rsplit(|&b| b == b'\n')
+            .next()
+            .map_or(0, <[u8]>::len);
         // serde_json's `ErrorCode::InvalidNumber`; its Display text is the only
         // way to tell it apart from other syntax errors.
         let cut_number = message.starts_with("invalid number");

@@ -1,5 +1,8 @@
 //! The MQTT v1 contract against its golden files and `docs/mqtt.md`.
 
+// Helpers outside `#[test]` fns panic on broken fixtures on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -245,7 +248,8 @@ fn unsupported_major_is_reported_before_body_errors() {
 
 #[test]
 fn malformed_payloads_give_clear_errors() {
-    let cases: &[(&[u8], fn(&DecodeError) -> bool)] = &[
+    type Case = (&'static [u8], fn(&DecodeError) -> bool);
+    let cases: &[Case] = &[
         (b"", |e| *e == DecodeError::EmptyPayload),
         (b"   \n", |e| matches!(e, DecodeError::Truncated { .. })),
         (b"{", |e| matches!(e, DecodeError::Truncated { .. })),

@@ -63,7 +63,7 @@ pub struct Originate {
     pub from_extension: String,
     /// The number to call once it answers (E.164 or an extension).
     pub to_number: String,
-    /// Click-to-call session id of the cloud's VoipService API.
+    /// Click-to-call session id of the cloud's `VoipService` API.
     pub session_id: String,
 }
 

@@ -134,11 +134,11 @@ pub enum Direction {
 /// on an MQTT client crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Qos {
-    /// QoS 0.
+    /// `QoS 0`.
     AtMostOnce = 0,
-    /// QoS 1.
+    /// `QoS 1`.
     AtLeastOnce = 1,
-    /// QoS 2.
+    /// `QoS 2`.
     ExactlyOnce = 2,
 }
 
@@ -202,9 +202,9 @@ impl TopicKind {
         }
     }
 
-    /// QoS to publish and subscribe with: 1 for every kind. End-to-end
+    /// `QoS` to publish and subscribe with: 1 for every kind. End-to-end
     /// delivery rests on the `ack`/`seq` protocol and idempotent handling,
-    /// not on QoS 2, which would cost an extra round trip and broker state.
+    /// not on `QoS 2`, which would cost an extra round trip and broker state.
     pub fn qos(self) -> Qos {
         Qos::AtLeastOnce
     }
@@ -346,12 +346,12 @@ impl FromStr for Topic {
     }
 }
 
-/// One subscription to make: a topic filter and its QoS.
+/// One subscription to make: a topic filter and its `QoS`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Subscription {
     /// The MQTT topic filter (may contain `+` or a `$share/` prefix).
     pub filter: String,
-    /// The QoS to subscribe with.
+    /// The `QoS` to subscribe with.
     pub qos: Qos,
 }
 

@@ -6,6 +6,7 @@ use serde::ser::Error as _;
 /// Serialises an `f64`, refusing NaN and infinities: `serde_json` would
 /// write them as `null`, which the reader then rejects for a required number
 /// (a poison record that would block the outbox).
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes `&T`.
 pub(super) fn finite<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     if value.is_finite() {
         serializer.serialize_f64(*value)
