@@ -369,6 +369,30 @@ mod tests {
         assert!(!response_matches(&c, "GET", Algorithm::Md5, Some(&wrong)));
         assert!(!response_matches(&c, "POST", Algorithm::Md5, Some(&pw)));
         assert!(!response_matches(&c, "GET", Algorithm::Md5, None));
+        // Upper-case stored HA1 is accepted; a missing one for the algorithm is not.
+        let StoredCredential::Ha1 { md5, .. } = ha1 else {
+            panic!()
+        };
+        let upper = StoredCredential::Ha1 {
+            md5: md5.map(|h| h.to_ascii_uppercase()),
+            sha256: None,
+        };
+        assert!(response_matches(&c, "GET", Algorithm::Md5, Some(&upper)));
+        let sha_only = StoredCredential::Ha1 {
+            md5: None,
+            sha256: Some(digest::ha1(
+                Algorithm::Sha256,
+                "Mufasa",
+                "testrealm@host.com",
+                "Circle Of Life",
+            )),
+        };
+        assert!(!response_matches(
+            &c,
+            "GET",
+            Algorithm::Md5,
+            Some(&sha_only)
+        ));
     }
 
     #[test]
