@@ -49,7 +49,7 @@ mod raw;
 mod validate;
 
 pub use document::{
-    DEFAULT_SECRETS_FILE, ListItems, check_version, deserialize_collecting, render_path, take_list,
+    DEFAULT_SECRETS_FILE, ListItems, check_version, deserialize_collecting, take_list,
     toml_to_value,
 };
 pub use model::{

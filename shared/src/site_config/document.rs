@@ -223,8 +223,24 @@ fn classify(path: &str, segments: &[Segment], message: &str) -> ConfigProblem {
     ConfigProblem::new(
         path,
         ProblemCode::InvalidType,
-        &[("key", key.unwrap_or("")), ("detail", message)],
+        &[
+            ("key", key.unwrap_or("")),
+            ("detail", &redact_string(message)),
+        ],
     )
+}
+
+/// Drops the quoted string from serde's `invalid type: string "…", expected
+/// …` so a misplaced phone number or credential is not echoed in messages.
+fn redact_string(message: &str) -> String {
+    const MARK: &str = "string \"";
+    if let Some(start) = message.find(MARK) {
+        let rest = &message[start + MARK.len()..];
+        if let Some(end) = rest.rfind("\", expected") {
+            return format!("{}string{}", &message[..start], &rest[end + 1..]);
+        }
+    }
+    message.to_owned()
 }
 
 /// The text between `prefix` and the next backtick in `message`.
@@ -234,7 +250,7 @@ fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
 }
 
 /// Renders a key path: `base` followed by `.key` and `[index]` segments.
-pub fn render_path(base: &str, segments: &[Segment]) -> String {
+fn render_path(base: &str, segments: &[Segment]) -> String {
     let mut out = base.to_owned();
     for segment in segments {
         match segment {
@@ -379,6 +395,24 @@ mod tests {
                 ("items[1].port".to_owned(), "config-invalid-type"),
                 ("items[2].x".to_owned(), "config-unknown-key"),
             ]
+        );
+    }
+
+    #[test]
+    fn wrong_type_messages_do_not_echo_string_values() {
+        let value = serde_json::json!({ "name": "x", "inner": { "port": "+31201234567" } });
+        let mut problems = Problems::new();
+        assert!(deserialize_collecting::<Outer>(value, "", &mut problems).is_none());
+        let problem = &problems.into_vec()[0];
+        assert!(
+            !problem.message_en.contains("+3120"),
+            "{}",
+            problem.message_en
+        );
+        assert!(
+            problem.message_en.contains("expected u16"),
+            "{}",
+            problem.message_en
         );
     }
 
