@@ -2,4 +2,5 @@
 //! tokio daemon that wires them to sockets, files and timers.
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod selftest;
