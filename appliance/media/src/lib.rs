@@ -1,4 +1,4 @@
-//! Sans-IO media: RTP (RFC 3550) and RTCP (RFC 3550 §6, RFC 3611 VoIP
+//! Sans-IO media: RTP (RFC 3550) and RTCP (RFC 3550 §6, RFC 3611 `VoIP`
 //! metrics) packets, per-source receiver statistics (RFC 3550 A.1, A.3, A.8),
 //! and the relay core that forwards one call's media between two legs.
 //!

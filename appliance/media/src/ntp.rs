@@ -14,7 +14,7 @@ impl NtpTime {
     /// Converts a time since the Unix epoch (as the shell reads it once from
     /// `SystemTime`) to NTP time. Wraps in 2036 like NTP era 0 does.
     pub fn from_unix(since_unix_epoch: Duration) -> NtpTime {
-        NtpTime(0).add(since_unix_epoch + Duration::from_secs(NTP_UNIX_OFFSET_SECS))
+        NtpTime(0).plus(since_unix_epoch + Duration::from_secs(NTP_UNIX_OFFSET_SECS))
     }
 
     /// The middle 32 bits: the "NTP short format" of LSR and arrival times.
@@ -24,7 +24,7 @@ impl NtpTime {
 
     /// Adds a duration (wrapping at the 2^32-second era boundary).
     #[must_use]
-    pub fn add(self, d: Duration) -> NtpTime {
+    pub fn plus(self, d: Duration) -> NtpTime {
         let frac = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
         NtpTime(self.0.wrapping_add(d.as_secs() << 32).wrapping_add(frac))
     }
@@ -63,12 +63,11 @@ impl NtpClock {
     /// NTP time at `now` (instants before the anchor map to the anchor's time
     /// minus the difference).
     pub fn ntp(&self, now: Instant) -> NtpTime {
-        match now.checked_duration_since(self.anchor) {
-            Some(d) => self.ntp_at_anchor.add(d),
-            None => {
-                let back = self.anchor.duration_since(now);
-                NtpTime(self.ntp_at_anchor.0.wrapping_sub(NtpTime(0).add(back).0))
-            }
+        if let Some(d) = now.checked_duration_since(self.anchor) {
+            self.ntp_at_anchor.plus(d)
+        } else {
+            let back = self.anchor.duration_since(now);
+            NtpTime(self.ntp_at_anchor.0.wrapping_sub(NtpTime(0).plus(back).0))
         }
     }
 }
@@ -90,7 +89,7 @@ mod tests {
         assert_eq!(short_to_duration(0x8000), Duration::from_millis(500));
         let d = Duration::from_micros(123_456);
         let back = short_to_duration(duration_to_short(d));
-        assert!(d - back < Duration::from_micros(16), "{back:?}");
+        assert!(d.abs_diff(back) < Duration::from_micros(16), "{back:?}");
         assert_eq!(duration_to_short(Duration::from_secs(70_000)), u32::MAX);
     }
 

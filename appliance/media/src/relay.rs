@@ -58,6 +58,7 @@ pub enum Leg {
 
 impl Leg {
     /// The opposite leg.
+    #[must_use]
     pub fn other(self) -> Leg {
         match self {
             Leg::A => Leg::B,
@@ -109,11 +110,13 @@ impl LegConfig {
     /// RTCP on RTP port + 1 (RFC 3550 §11 default). An RTP port of 65535
     /// has no port + 1; RTCP is then muxed.
     pub fn with_rtcp_port_plus_one(rtp: SocketAddr) -> Self {
-        let rtcp = rtp
-            .port()
-            .checked_add(1)
-            .map(|p| SocketAddr::new(rtp.ip(), p));
-        LegConfig { rtp, rtcp }
+        LegConfig {
+            rtp,
+            rtcp: rtp
+                .port()
+                .checked_add(1)
+                .map(|p| SocketAddr::new(rtp.ip(), p)),
+        }
     }
 
     /// RTP and RTCP multiplexed on one port (RFC 5761).
@@ -518,7 +521,9 @@ impl Relay {
                 state.last_reports = blocks.to_vec();
             }
         }
-        self.forward(leg, port, bytes);
+        // RTCP goes to the other leg's RTCP destination whichever port it
+        // came in on (muxed or not).
+        self.forward(leg, Port::Rtcp, bytes);
     }
 
     fn forward(&mut self, from: Leg, port: Port, bytes: &[u8]) {
@@ -630,7 +635,7 @@ impl Relay {
         &self.leg(leg).last_reports
     }
 
-    /// The latest RFC 3611 VoIP metrics a leg's endpoint sent.
+    /// The latest RFC 3611 `VoIP` metrics a leg's endpoint sent.
     pub fn last_voip_metrics(&self, leg: Leg) -> Option<&VoipMetrics> {
         self.leg(leg).last_voip_metrics.as_ref()
     }

@@ -15,7 +15,7 @@ impl SeqNo {
     /// Signed distance from `earlier` to `self`, taking wrap-around into
     /// account: `SeqNo(2).delta(SeqNo(65534)) == 4`.
     pub fn delta(self, earlier: SeqNo) -> i16 {
-        self.0.wrapping_sub(earlier.0) as i16
+        self.0.wrapping_sub(earlier.0).cast_signed()
     }
 
     /// True if `self` comes after `other` in wrapping order (distance in
@@ -169,7 +169,7 @@ impl SequenceValidator {
 
     /// Cumulative packets lost (A.3); negative when duplicates outnumber losses.
     pub fn cumulative_lost(&self) -> i64 {
-        self.expected() as i64 - self.received as i64
+        self.expected().cast_signed() - self.received.cast_signed()
     }
 
     /// Closes the current reporting interval (A.3) and returns its figures.
@@ -198,7 +198,7 @@ pub struct IntervalCounts {
 impl IntervalCounts {
     /// Lost packets in the interval (negative with duplicates).
     pub fn lost(&self) -> i64 {
-        self.expected as i64 - self.received as i64
+        self.expected.cast_signed() - self.received.cast_signed()
     }
 
     /// RFC 3550 A.3 fraction lost as the 8-bit fixed-point value of a report

@@ -88,7 +88,7 @@ impl ReceiverStats {
                 // A.8: D(i-1,i) = (Rj - Ri) - (Sj - Si), in timestamp units.
                 let arrival = now.saturating_duration_since(prev_at).as_secs_f64()
                     * f64::from(self.clock_rate);
-                let sent = f64::from(timestamp.wrapping_sub(prev_ts) as i32);
+                let sent = f64::from(timestamp.wrapping_sub(prev_ts).cast_signed());
                 let d = (arrival - sent).abs();
                 let j = self.jitter.unwrap_or(0.0);
                 self.jitter = Some(j + (d - j) / 16.0);

@@ -1,5 +1,5 @@
 //! RTCP (RFC 3550 §6): compound packet iterator, sender and receiver reports,
-//! source description, goodbye, and extended reports (RFC 3611) with the VoIP
+//! source description, goodbye, and extended reports (RFC 3611) with the `VoIP`
 //! metrics block; RTP/RTCP demultiplexing for rtcp-mux (RFC 5761).
 
 mod bye;
@@ -282,7 +282,7 @@ pub(crate) fn begin_packet(out: &mut Vec<u8>, count: u8, packet_type: u8) -> usi
 
 /// Zero-pads the body to a 32-bit boundary (SDES and BYE need it).
 pub(crate) fn pad_to_word(out: &mut Vec<u8>) {
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }

@@ -37,7 +37,7 @@ impl ReportBlock {
     fn parse(b: &[u8]) -> ReportBlock {
         let raw = be_u32(b, 4) & 0x00ff_ffff;
         // Sign-extend the 24-bit two's-complement value.
-        let cumulative_lost = ((raw << 8) as i32) >> 8;
+        let cumulative_lost = (raw << 8).cast_signed() >> 8;
         ReportBlock {
             ssrc: Ssrc(be_u32(b, 0)),
             fraction_lost: b[4],

@@ -1,16 +1,16 @@
-//! Extended reports (RFC 3611) with the VoIP metrics block (§4.7, BT=7).
+//! Extended reports (RFC 3611) with the `VoIP` metrics block (§4.7, BT=7).
 //! Other block types are skipped.
 
 use super::{PT_XR, RtcpError, be_u16, be_u32, begin_packet, finish_packet, need};
 use crate::rtp::Ssrc;
 
-/// Block type of the VoIP metrics report block.
+/// Block type of the `VoIP` metrics report block.
 pub const BT_VOIP_METRICS: u8 = 7;
 const VOIP_METRICS_WORDS: u16 = 8;
 /// RFC 3611's "unavailable" value for the 8-bit metrics that define one.
 const UNAVAILABLE: u8 = 127;
 
-/// RFC 3611 §4.7 VoIP metrics, raw wire values plus decoding accessors.
+/// RFC 3611 §4.7 `VoIP` metrics, raw wire values plus decoding accessors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoipMetrics {
     /// Source these metrics describe.
@@ -73,8 +73,8 @@ impl VoipMetrics {
             gap_duration_ms: be_u16(b, 10),
             round_trip_delay_ms: be_u16(b, 12),
             end_system_delay_ms: be_u16(b, 14),
-            signal_level: b[16] as i8,
-            noise_level: b[17] as i8,
+            signal_level: b[16].cast_signed(),
+            noise_level: b[17].cast_signed(),
             rerl: b[18],
             gmin: b[19],
             r_factor: b[20],
@@ -108,8 +108,8 @@ impl VoipMetrics {
             out.extend_from_slice(&v.to_be_bytes());
         }
         out.extend_from_slice(&[
-            self.signal_level as u8,
-            self.noise_level as u8,
+            self.signal_level.cast_unsigned(),
+            self.noise_level.cast_unsigned(),
             self.rerl,
             self.gmin,
             self.r_factor,
@@ -151,13 +151,13 @@ impl VoipMetrics {
     }
 }
 
-/// Extended report packet (PT 207): VoIP metrics blocks are decoded, all
+/// Extended report packet (PT 207): `VoIP` metrics blocks are decoded, all
 /// other block types are skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtendedReport {
     /// Reporter's SSRC.
     pub ssrc: Ssrc,
-    /// VoIP metrics blocks in wire order.
+    /// `VoIP` metrics blocks in wire order.
     pub voip_metrics: Vec<VoipMetrics>,
 }
 
