@@ -1,0 +1,642 @@
+//! The relay core: forwards one call's media between leg A and leg B
+//! (same codec on both sides, packets forwarded byte for byte).
+//!
+//! Run loop contract (as str0m's): feed datagrams with
+//! [`Relay::handle_packet`], fire timers with [`Relay::handle_timeout`], then
+//! drain [`Relay::poll_transmit`] and [`Relay::poll_event`] until `None`, and
+//! sleep until [`Relay::poll_timeout`]. The relay never reads the clock.
+//!
+//! # Latching (symmetric RTP, RTP-bleed protection)
+//! Each leg has the address its SDP signalled. A phone behind NAT sends from
+//! a different address, so the leg *latches* to the source of the first
+//! valid packet, but only
+//! - within the latch window: the first [`LatchConfig::max_packets`] packets
+//!   arriving on that port and [`LatchConfig::window`] after the relay
+//!   started (or after [`Relay::set_remote`] changed the signalled address);
+//! - from the signalled address family (IPv4 vs IPv6).
+//!
+//! After the window only the signalled address itself may latch. Once
+//! latched, packets from any other source are dropped and counted as
+//! [`LegCounters::rejected_foreign`]. Re-latching is off by default; with
+//! [`LatchConfig::relatch_after_silence`] set, a new source (of the right
+//! family) may take over after the latched source has been silent that long,
+//! which survives NAT rebinding at the cost of a hijack window while a
+//! phone is silent. A re-INVITE with a new address is handled by the call
+//! layer with [`Relay::set_remote`].
+//!
+//! RTP and RTCP latch separately unless the leg uses rtcp-mux (RFC 5761),
+//! where both share one port and one latch and are told apart by
+//! [`classify`].
+//!
+//! # Media timeout
+//! When no RTP arrives on a leg for [`RelayConfig::media_timeout`],
+//! [`Event::MediaTimeout`] is emitted once for that leg. The timer only runs
+//! while the leg's direction is [`MediaDirection::SendRecv`]: on hold
+//! (sendonly, recvonly, inactive: a phone on hold may legitimately send
+//! nothing) it is suspended, and it restarts in full when the call layer sets
+//! the direction back to `SendRecv`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::rtcp::{PacketKind, ReportBlock, RtcpPacket, VoipMetrics, classify};
+use crate::rtp::{PayloadType, RtpPacket, Ssrc};
+use crate::stats::{ReceiverStats, RttTracker};
+
+/// Most SSRCs tracked per leg; packets of further SSRCs are still forwarded.
+const MAX_SOURCES_PER_LEG: usize = 8;
+
+/// One side of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// The first leg (usually the caller).
+    A,
+    /// The second leg (usually the callee).
+    B,
+}
+
+impl Leg {
+    /// The opposite leg.
+    #[must_use]
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::A => Leg::B,
+            Leg::B => Leg::A,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Leg::A => 0,
+            Leg::B => 1,
+        }
+    }
+}
+
+/// Which of a leg's two local ports a datagram used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Port {
+    /// The RTP port (also carries RTCP with rtcp-mux).
+    Rtp,
+    /// The RTCP port (RTP port + 1, or the `a=rtcp` port).
+    Rtcp,
+}
+
+/// SDP direction of a leg's endpoint, from that endpoint's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MediaDirection {
+    /// Sends and receives; the media timeout runs.
+    #[default]
+    SendRecv,
+    /// Holding the other side; timeout suspended.
+    SendOnly,
+    /// Being held; timeout suspended.
+    RecvOnly,
+    /// No media either way; timeout suspended.
+    Inactive,
+}
+
+/// The addresses one leg's SDP signalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegConfig {
+    /// RTP address from `c=`/`m=`.
+    pub rtp: SocketAddr,
+    /// RTCP address; `None` means rtcp-mux (RTCP on the RTP address).
+    pub rtcp: Option<SocketAddr>,
+}
+
+impl LegConfig {
+    /// RTCP on RTP port + 1 (RFC 3550 §11 default). An RTP port of 65535
+    /// has no port + 1; RTCP is then muxed.
+    pub fn with_rtcp_port_plus_one(rtp: SocketAddr) -> Self {
+        LegConfig {
+            rtp,
+            rtcp: rtp
+                .port()
+                .checked_add(1)
+                .map(|p| SocketAddr::new(rtp.ip(), p)),
+        }
+    }
+
+    /// RTP and RTCP multiplexed on one port (RFC 5761).
+    pub fn muxed(rtp: SocketAddr) -> Self {
+        LegConfig { rtp, rtcp: None }
+    }
+
+    fn signalled(&self, port: Port) -> SocketAddr {
+        match port {
+            Port::Rtp => self.rtp,
+            Port::Rtcp => self.rtcp.unwrap_or(self.rtp),
+        }
+    }
+}
+
+/// Latching policy (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatchConfig {
+    /// Latching is allowed only among the first this many packets on a port.
+    pub max_packets: u32,
+    /// Latching is allowed only this long after start / [`Relay::set_remote`].
+    pub window: Duration,
+    /// `None`: never re-latch. `Some(d)`: a new source may take over after
+    /// the latched one has been silent for `d`.
+    pub relatch_after_silence: Option<Duration>,
+}
+
+impl Default for LatchConfig {
+    fn default() -> Self {
+        LatchConfig {
+            max_packets: 20,
+            window: Duration::from_secs(10),
+            relatch_after_silence: None,
+        }
+    }
+}
+
+/// Relay configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// Latching policy for both legs.
+    pub latch: LatchConfig,
+    /// Silence on a `SendRecv` leg after which [`Event::MediaTimeout`] fires.
+    pub media_timeout: Duration,
+    /// RTP clock rate in Hz for jitter statistics (8000 for G.711).
+    pub clock_rate: u32,
+    /// RFC 4733 telephone-event payload type, if negotiated. Such packets are
+    /// forwarded like any RTP; statistics count them for loss, not jitter.
+    pub telephone_event: Option<PayloadType>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            latch: LatchConfig::default(),
+            media_timeout: Duration::from_secs(30),
+            clock_rate: 8000,
+            telephone_event: Some(PayloadType(101)),
+        }
+    }
+}
+
+/// A datagram to send from `leg`'s local `port` to `destination`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Leg whose socket sends it.
+    pub leg: Leg,
+    /// Which of that leg's sockets.
+    pub port: Port,
+    /// Where to.
+    pub destination: SocketAddr,
+    /// The packet, unchanged.
+    pub bytes: Vec<u8>,
+}
+
+/// Something the call layer should know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A leg latched to a source address.
+    Latched {
+        /// Leg.
+        leg: Leg,
+        /// Port that latched.
+        port: Port,
+        /// Source latched to.
+        source: SocketAddr,
+    },
+    /// No RTP on `leg` for the configured media timeout; hang up.
+    MediaTimeout {
+        /// Leg that went silent.
+        leg: Leg,
+    },
+}
+
+/// Per-leg packet counters. "In" counts accepted packets from the leg's
+/// endpoint; "out" counts packets sent to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegCounters {
+    /// Accepted packets (RTP and RTCP) received from the leg.
+    pub packets_in: u64,
+    /// Bytes of those packets.
+    pub bytes_in: u64,
+    /// Packets sent to the leg.
+    pub packets_out: u64,
+    /// Bytes sent to the leg.
+    pub bytes_out: u64,
+    /// Well-formed packets from a source other than the latched one, or
+    /// from the wrong address family (RTP bleed protection).
+    pub rejected_foreign: u64,
+    /// Packets that are not valid RTP/RTCP for the port they came in on.
+    pub malformed: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Latch {
+    Open {
+        packets_seen: u32,
+    },
+    Latched {
+        source: SocketAddr,
+        last_seen: Instant,
+    },
+}
+
+impl Latch {
+    fn source(&self) -> Option<SocketAddr> {
+        match self {
+            Latch::Open { .. } => None,
+            Latch::Latched { source, .. } => Some(*source),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LegState {
+    remote: LegConfig,
+    /// Index 0: RTP port latch (also RTCP with mux); 1: RTCP port latch.
+    latches: [Latch; 2],
+    window_start: Instant,
+    direction: MediaDirection,
+    /// Last RTP arrival, or when the timer was (re)armed.
+    silence_since: Instant,
+    timed_out: bool,
+    counters: LegCounters,
+    sources: HashMap<Ssrc, ReceiverStats>,
+    rtt: RttTracker,
+    last_reports: Vec<ReportBlock>,
+    last_voip_metrics: Option<VoipMetrics>,
+}
+
+impl LegState {
+    fn new(now: Instant, remote: LegConfig) -> Self {
+        LegState {
+            remote,
+            latches: [Latch::Open { packets_seen: 0 }; 2],
+            window_start: now,
+            direction: MediaDirection::SendRecv,
+            silence_since: now,
+            timed_out: false,
+            counters: LegCounters::default(),
+            sources: HashMap::new(),
+            rtt: RttTracker::new(),
+            last_reports: Vec::new(),
+            last_voip_metrics: None,
+        }
+    }
+
+    fn latch_index(&self, port: Port) -> usize {
+        match (port, self.remote.rtcp) {
+            (Port::Rtcp, Some(_)) => 1,
+            _ => 0,
+        }
+    }
+
+    /// Decides whether a well-formed packet from `source` on `port` is
+    /// accepted; latches if the policy allows. Returns whether it is
+    /// accepted and whether it caused a new latch.
+    fn admit(
+        &mut self,
+        now: Instant,
+        port: Port,
+        source: SocketAddr,
+        cfg: &LatchConfig,
+    ) -> (bool, bool) {
+        let signalled = self.remote.signalled(port);
+        let same_family = source.is_ipv4() == signalled.is_ipv4();
+        let in_window = now.saturating_duration_since(self.window_start) < cfg.window;
+        let idx = self.latch_index(port);
+        let latch = &mut self.latches[idx];
+        match latch {
+            Latch::Latched {
+                source: s,
+                last_seen,
+            } => {
+                if *s == source {
+                    *last_seen = now;
+                    (true, false)
+                } else if same_family
+                    && cfg
+                        .relatch_after_silence
+                        .is_some_and(|d| now.saturating_duration_since(*last_seen) >= d)
+                {
+                    *latch = Latch::Latched {
+                        source,
+                        last_seen: now,
+                    };
+                    (true, true)
+                } else {
+                    (false, false)
+                }
+            }
+            Latch::Open { packets_seen } => {
+                *packets_seen = packets_seen.saturating_add(1);
+                let allowed = same_family
+                    && ((in_window && *packets_seen <= cfg.max_packets) || source == signalled);
+                if allowed {
+                    *latch = Latch::Latched {
+                        source,
+                        last_seen: now,
+                    };
+                }
+                (allowed, allowed)
+            }
+        }
+    }
+
+    fn destination(&self, port: Port) -> (Port, SocketAddr) {
+        let port = if self.remote.rtcp.is_none() {
+            Port::Rtp
+        } else {
+            port
+        };
+        let idx = self.latch_index(port);
+        let addr = self.latches[idx]
+            .source()
+            .unwrap_or_else(|| self.remote.signalled(port));
+        (port, addr)
+    }
+
+    fn deadline(&self, timeout: Duration) -> Option<Instant> {
+        (self.direction == MediaDirection::SendRecv && !self.timed_out)
+            .then(|| self.silence_since + timeout)
+    }
+}
+
+/// The relay between two legs of one call. See the module documentation.
+#[derive(Debug)]
+pub struct Relay {
+    config: RelayConfig,
+    legs: [LegState; 2],
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Relay {
+    /// A relay started at `now` between the signalled addresses of A and B.
+    pub fn new(now: Instant, config: RelayConfig, a: LegConfig, b: LegConfig) -> Self {
+        Relay {
+            config,
+            legs: [LegState::new(now, a), LegState::new(now, b)],
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    fn leg_mut(&mut self, leg: Leg) -> &mut LegState {
+        &mut self.legs[leg.index()]
+    }
+
+    fn leg(&self, leg: Leg) -> &LegState {
+        &self.legs[leg.index()]
+    }
+
+    /// Handles one datagram received on `leg`'s local `port` from `source`.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        leg: Leg,
+        port: Port,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let muxed = self.leg(leg).remote.rtcp.is_none();
+        let is_rtcp = match (classify(bytes), port) {
+            (PacketKind::Rtp, Port::Rtp) => false,
+            (PacketKind::Rtcp, Port::Rtcp) => true,
+            (PacketKind::Rtcp, Port::Rtp) if muxed => true,
+            _ => {
+                self.leg_mut(leg).counters.malformed += 1;
+                return;
+            }
+        };
+        if is_rtcp {
+            self.handle_rtcp(now, leg, port, source, bytes);
+        } else {
+            self.handle_rtp(now, leg, source, bytes);
+        }
+    }
+
+    fn admit(&mut self, now: Instant, leg: Leg, port: Port, source: SocketAddr) -> bool {
+        let cfg = self.config.latch;
+        let state = self.leg_mut(leg);
+        let (accepted, latched) = state.admit(now, port, source, &cfg);
+        if !accepted {
+            state.counters.rejected_foreign += 1;
+            return false;
+        }
+        if latched {
+            let port = if state.remote.rtcp.is_none() {
+                Port::Rtp
+            } else {
+                port
+            };
+            self.events.push_back(Event::Latched { leg, port, source });
+        }
+        true
+    }
+
+    fn handle_rtp(&mut self, now: Instant, leg: Leg, source: SocketAddr, bytes: &[u8]) {
+        let Ok(packet) = RtpPacket::parse(bytes) else {
+            self.leg_mut(leg).counters.malformed += 1;
+            return;
+        };
+        if !self.admit(now, leg, Port::Rtp, source) {
+            return;
+        }
+        let clock_rate = self.config.clock_rate;
+        let is_event = self.config.telephone_event == Some(packet.payload_type());
+        let state = self.leg_mut(leg);
+        state.counters.packets_in += 1;
+        state.counters.bytes_in += bytes.len() as u64;
+        state.silence_since = now;
+        state.timed_out = false;
+        let ssrc = packet.ssrc();
+        if !state.sources.contains_key(&ssrc) && state.sources.len() < MAX_SOURCES_PER_LEG {
+            state.sources.insert(
+                ssrc,
+                ReceiverStats::new(ssrc, clock_rate, packet.sequence_number()),
+            );
+        }
+        if let Some(stats) = state.sources.get_mut(&ssrc) {
+            if is_event {
+                stats.handle_parts(now, packet.sequence_number(), packet.timestamp(), false);
+            } else {
+                stats.handle_rtp(now, &packet);
+            }
+        }
+        self.forward(leg, Port::Rtp, bytes);
+    }
+
+    fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        leg: Leg,
+        port: Port,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let mut packets = Vec::new();
+        for p in RtcpPacket::parse_compound(bytes) {
+            let Ok(p) = p else {
+                self.leg_mut(leg).counters.malformed += 1;
+                return;
+            };
+            packets.push(p);
+        }
+        if !self.admit(now, leg, port, source) {
+            return;
+        }
+        {
+            let state = self.leg_mut(leg);
+            state.counters.packets_in += 1;
+            state.counters.bytes_in += bytes.len() as u64;
+        }
+        for p in &packets {
+            let blocks: &[ReportBlock] = match p {
+                RtcpPacket::SenderReport(sr) => {
+                    if let Some(stats) = self.leg_mut(leg).sources.get_mut(&sr.ssrc) {
+                        stats.handle_sender_report(now, sr);
+                    }
+                    // Forwarded to the other leg right now: its answer gives
+                    // the RTT of the relay↔other-leg segment.
+                    self.leg_mut(leg.other())
+                        .rtt
+                        .handle_sender_report_sent(now, sr.ntp_time);
+                    &sr.reports
+                }
+                RtcpPacket::ReceiverReport(rr) => &rr.reports,
+                RtcpPacket::ExtendedReport(xr) => {
+                    if let Some(m) = xr.voip_metrics.last() {
+                        self.leg_mut(leg).last_voip_metrics = Some(*m);
+                    }
+                    &[]
+                }
+                _ => &[],
+            };
+            if !blocks.is_empty() {
+                let state = self.leg_mut(leg);
+                for b in blocks {
+                    state.rtt.handle_report_block(now, b);
+                }
+                state.last_reports = blocks.to_vec();
+            }
+        }
+        // RTCP goes to the other leg's RTCP destination whichever port it
+        // came in on (muxed or not).
+        self.forward(leg, Port::Rtcp, bytes);
+    }
+
+    fn forward(&mut self, from: Leg, port: Port, bytes: &[u8]) {
+        let to = from.other();
+        let state = self.leg_mut(to);
+        let (port, destination) = state.destination(port);
+        state.counters.packets_out += 1;
+        state.counters.bytes_out += bytes.len() as u64;
+        self.transmits.push_back(Transmit {
+            leg: to,
+            port,
+            destination,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    /// The next instant at which [`Relay::handle_timeout`] has work, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timeout = self.config.media_timeout;
+        self.legs.iter().filter_map(|l| l.deadline(timeout)).min()
+    }
+
+    /// Fires due timers: emits [`Event::MediaTimeout`] for silent legs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timeout = self.config.media_timeout;
+        for leg in [Leg::A, Leg::B] {
+            let state = self.leg_mut(leg);
+            if state.deadline(timeout).is_some_and(|d| d <= now) {
+                state.timed_out = true;
+                self.events.push_back(Event::MediaTimeout { leg });
+            }
+        }
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event for the call layer.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Tells the relay a leg's SDP direction changed (hold/resume). Going
+    /// back to `SendRecv` restarts that leg's media timer from `now`.
+    pub fn set_direction(&mut self, now: Instant, leg: Leg, direction: MediaDirection) {
+        let state = self.leg_mut(leg);
+        if direction == MediaDirection::SendRecv && state.direction != MediaDirection::SendRecv {
+            state.silence_since = now;
+            state.timed_out = false;
+        }
+        state.direction = direction;
+    }
+
+    /// New signalled addresses for a leg (re-INVITE): drops its latches and
+    /// reopens the latch window from `now`; restarts its media timer.
+    pub fn set_remote(&mut self, now: Instant, leg: Leg, remote: LegConfig) {
+        let state = self.leg_mut(leg);
+        state.remote = remote;
+        state.latches = [Latch::Open { packets_seen: 0 }; 2];
+        state.window_start = now;
+        state.silence_since = now;
+        state.timed_out = false;
+    }
+
+    /// Counters of a leg.
+    pub fn counters(&self, leg: Leg) -> LegCounters {
+        self.leg(leg).counters
+    }
+
+    /// Source a leg's port latched to, if any (with rtcp-mux, `Port::Rtcp`
+    /// answers for the shared port).
+    pub fn latched(&self, leg: Leg, port: Port) -> Option<SocketAddr> {
+        let state = self.leg(leg);
+        state.latches[state.latch_index(port)].source()
+    }
+
+    /// Current direction of a leg.
+    pub fn direction(&self, leg: Leg) -> MediaDirection {
+        self.leg(leg).direction
+    }
+
+    /// Receiver statistics of the RTP sources seen on a leg.
+    pub fn sources(&self, leg: Leg) -> impl Iterator<Item = &ReceiverStats> {
+        self.leg(leg).sources.values()
+    }
+
+    /// Receiver statistics of one source on a leg.
+    pub fn source(&self, leg: Leg, ssrc: Ssrc) -> Option<&ReceiverStats> {
+        self.leg(leg).sources.get(&ssrc)
+    }
+
+    /// Mutable statistics of one source (to close a reporting interval).
+    pub fn source_mut(&mut self, leg: Leg, ssrc: Ssrc) -> Option<&mut ReceiverStats> {
+        self.leg_mut(leg).sources.get_mut(&ssrc)
+    }
+
+    /// Round-trip time between the relay and a leg's endpoint, measured from
+    /// the other leg's SRs forwarded to it and its report blocks answering
+    /// them; `None` until such an answer arrived.
+    pub fn rtt(&self, leg: Leg) -> Option<Duration> {
+        self.leg(leg).rtt.rtt()
+    }
+
+    /// The report blocks of the latest SR/RR a leg's endpoint sent (its view
+    /// of what it receives).
+    pub fn last_report_blocks(&self, leg: Leg) -> &[ReportBlock] {
+        &self.leg(leg).last_reports
+    }
+
+    /// The latest RFC 3611 `VoIP` metrics a leg's endpoint sent.
+    pub fn last_voip_metrics(&self, leg: Leg) -> Option<&VoipMetrics> {
+        self.leg(leg).last_voip_metrics.as_ref()
+    }
+}
