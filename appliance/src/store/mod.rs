@@ -23,7 +23,9 @@
 //! increasing sequence, kept in the `outbox_state` row and taken in the
 //! transaction that inserts the record: a seq is never reused, even after its
 //! record was acknowledged and deleted, and a failed insert consumes none,
-//! so committed seqs have no gaps. The payload is the encoded MQTT message
+//! so committed seqs have no gaps. (Not `AUTOINCREMENT`: the payload
+//! contains its own seq, which must be known before the row is inserted.)
+//! The payload is the encoded MQTT message
 //! with its seq set, stored as published. A record is deleted only by
 //! [`Store::ack`], i.e. after the cloud's end-to-end `ack` (`docs/mqtt.md`,
 //! "Delivery guarantee").
