@@ -3,5 +3,6 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod daemon;
 pub mod selftest;
 pub mod store;

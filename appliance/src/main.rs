@@ -48,13 +48,71 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Run { config, site } => {
-            eprintln!(
-                "voip-appliance: `run` is not implemented yet (config {}, site {:?})",
-                config.display(),
-                site
-            );
+        Command::Run { config, site } => run(&config, site.as_deref()),
+    }
+}
+
+fn run(config: &std::path::Path, site: Option<&std::path::Path>) -> ExitCode {
+    let loaded = match voip_appliance::daemon::load(config, site) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            report_start_error(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(loaded.bootstrap.log_level.as_str()));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("voip-appliance: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(voip_appliance::daemon::run(loaded, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            report_start_error(&error);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a start error in English, listing every configuration problem.
+fn report_start_error(error: &voip_appliance::daemon::StartError) {
+    use voip_appliance::config::LoadError;
+    use voip_appliance::daemon::StartError;
+    eprintln!("voip-appliance: {error}");
+    let problems = match error {
+        StartError::SiteInvalid { source, .. }
+        | StartError::Bootstrap(LoadError::Invalid { source, .. }) => &source.problems,
+        _ => return,
+    };
+    for problem in problems {
+        eprintln!("  {}: {}", problem.path, problem.message_en);
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested");
 }
