@@ -47,11 +47,22 @@ pub enum Frame {
     Invalid(ParseError),
     /// RFC 5626 keep-alive ping (double CRLF): answer with a single CRLF on streams.
     Ping,
-    /// RFC 5626 pong (single CRLF followed by something else), or a lone CRLF datagram.
+    /// RFC 5626 pong: a single CRLF followed by something other than CR, or a
+    /// CRLF-only datagram that is not a double CRLF. A server ignores it (RFC 3261
+    /// 7.5 says CRLFs before a start line are skipped); a client takes it as a pong.
+    /// A lone `\r\n` at the end of a stream buffer waits for the next byte,
+    /// since it may be the first half of a ping.
     Pong,
 }
 
 const CRLFCRLF: &[u8] = b"\r\n\r\n";
+
+static HEAD_END: std::sync::LazyLock<memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memmem::Finder::new(CRLFCRLF));
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    HEAD_END.find(buf)
+}
 
 /// Frames one datagram. Never panics; all-CRLF datagrams are keep-alives.
 pub fn parse_datagram(buf: &[u8]) -> Frame {
@@ -71,7 +82,7 @@ pub fn parse_datagram(buf: &[u8]) -> Frame {
 /// Parses one message from a datagram.
 pub(crate) fn parse_message(buf: &[u8]) -> Result<SipMessage, ParseError> {
     let buf = skip_leading_crlf(buf);
-    let Some(head_end) = memmem::find(buf, CRLFCRLF) else {
+    let Some(head_end) = find_head_end(buf) else {
         // Best effort: read the header fields anyway so a 400 can be built.
         let trimmed = buf.strip_suffix(b"\r\n").unwrap_or(buf);
         let headers = parse_head(trimmed).ok().map(|(_, h)| h);
@@ -208,11 +219,11 @@ impl StreamFramer {
         malformed: Malformed,
         kind: MessageKind,
         headers: Option<Headers>,
-    ) -> Option<Result<Frame, ParseError>> {
+    ) -> Result<Frame, ParseError> {
         self.failed = true;
         self.buf = Vec::new();
         self.pending = None;
-        Some(Err(ParseError::new(malformed, kind, headers)))
+        Err(ParseError::new(malformed, kind, headers))
     }
 
     /// The next frame: `None` when more bytes are needed (or after a failure),
@@ -237,48 +248,48 @@ impl StreamFramer {
                 }
             }
             let from = self.searched.saturating_sub(3);
-            let Some(rel) = memmem::find(&self.buf[from..], CRLFCRLF) else {
+            let Some(rel) = find_head_end(&self.buf[from..]) else {
                 self.searched = self.buf.len();
                 if self.buf.len() > self.limits.max_head {
                     let kind = crate::message::kind_of(&self.buf);
-                    return self.fail(Malformed::HeadTooLarge, kind, None);
+                    return Some(self.fail(Malformed::HeadTooLarge, kind, None));
                 }
                 return None;
             };
             let head_end = from + rel;
             let kind = crate::message::kind_of(&self.buf);
             if head_end > self.limits.max_head {
-                return self.fail(Malformed::HeadTooLarge, kind, None);
+                return Some(self.fail(Malformed::HeadTooLarge, kind, None));
             }
             let head = parse_head(&self.buf[..head_end]);
             let headers = match &head {
                 Ok((_, h)) => h,
                 Err(e) if e.malformed.breaks_framing() => {
                     let e = e.clone();
-                    return self.fail(e.malformed, e.kind, e.headers);
+                    return Some(self.fail(e.malformed, e.kind, e.headers));
                 }
-                Err(e) => match &e.headers {
-                    Some(h) => h,
-                    None => {
+                Err(e) => {
+                    let Some(h) = &e.headers else {
                         let e = e.clone();
-                        return self.fail(e.malformed, e.kind, None);
-                    }
-                },
+                        return Some(self.fail(e.malformed, e.kind, None));
+                    };
+                    h
+                }
             };
             let body_len = match content_length(headers) {
                 Ok(Some(n)) => n,
                 Ok(None) => {
                     let h = headers.clone();
-                    return self.fail(Malformed::MissingContentLength, kind, Some(h));
+                    return Some(self.fail(Malformed::MissingContentLength, kind, Some(h)));
                 }
                 Err(m) => {
                     let h = headers.clone();
-                    return self.fail(m, kind, Some(h));
+                    return Some(self.fail(m, kind, Some(h)));
                 }
             };
             if body_len > self.limits.max_body {
                 let h = headers.clone();
-                return self.fail(Malformed::BodyTooLarge, kind, Some(h));
+                return Some(self.fail(Malformed::BodyTooLarge, kind, Some(h)));
             }
             self.pending = Some(Pending {
                 head_len: head_end + 4,

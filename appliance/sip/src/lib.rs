@@ -6,7 +6,7 @@
 //!   [`message::Headers`], open [`message::Method`] and [`message::StatusCode`]
 //!   newtypes), the header-section parser and the serialiser.
 //! - [`uri`]: SIP/SIPS, `tel:` and opaque absolute URIs.
-//! - [`header`]: typed header values parsed on demand (Via, To/From/Contact, CSeq, ...).
+//! - [`header`]: typed header values parsed on demand (`Via`, `To`/`From`/`Contact`, `CSeq`, ...).
 //! - [`framing`]: datagram and stream framing (Content-Length, keep-alives, limits).
 //! - [`validate`]: what a UAS/registrar core must do with a request before the
 //!   transaction layer (process, reject with a status, or drop).

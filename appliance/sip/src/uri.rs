@@ -173,10 +173,10 @@ impl SipUri {
                 if n.is_empty() || !valid_escaped(n.as_bytes(), is_param_char) {
                     return Err(UriError::BadParam);
                 }
-                if let Some(v) = v {
-                    if v.is_empty() || !valid_escaped(v.as_bytes(), is_param_char) {
-                        return Err(UriError::BadParam);
-                    }
+                if let Some(v) = v
+                    && (v.is_empty() || !valid_escaped(v.as_bytes(), is_param_char))
+                {
+                    return Err(UriError::BadParam);
                 }
                 params.push(Param {
                     name: n.to_owned(),

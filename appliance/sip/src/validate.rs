@@ -3,7 +3,7 @@
 //!
 //! Order of request checks (RFC 3261 8.2): version (505) → well-formedness of
 //! the mandatory and single-value headers (400) → method support (501 with
-//! `Allow`) → CSeq method consistency (400) → Request-URI scheme (416) →
+//! `Allow`) → `CSeq` method consistency (400) → Request-URI scheme (416) →
 //! registrar AOR scheme (400) → `Require` option tags (420 with `Unsupported`).
 //! Checks that need the UAS core's state or content knowledge are left to it
 //! and documented there: 415 (Content-Type), 406 (Accept), 401/407 (auth),
@@ -197,7 +197,7 @@ fn required<T: TypedHeader>(h: &Headers) -> Result<T, Malformed> {
     }
 }
 
-/// Checks the headers every request and response needs; returns the CSeq.
+/// Checks the headers every request and response needs; returns the `CSeq`.
 fn check_common(h: &Headers) -> Result<CSeq, Malformed> {
     for (name, s) in SINGLE {
         if h.count(name) > 1 {
@@ -293,10 +293,10 @@ fn check_request_headers(req: &Request) -> Result<CSeq, Malformed> {
     for r in h.typed_all::<ProxyRequire>() {
         r.map_err(bad)?;
     }
-    if let Uri::Sip(u) = &req.uri {
-        if !u.headers.is_empty() {
-            return Err(Malformed::RequestUriHeaders);
-        }
+    if let Uri::Sip(u) = &req.uri
+        && !u.headers.is_empty()
+    {
+        return Err(Malformed::RequestUriHeaders);
     }
     Ok(cseq)
 }
@@ -313,4 +313,114 @@ pub fn validate_response(resp: &Response) -> Reaction {
         return Reaction::Drop(DropReason::ViaCount);
     }
     Reaction::Process
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(start: &str, extra: &str) -> SipMessage {
+        let text = format!(
+            "{start}\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n\
+             Call-ID: x@y\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        SipMessage::parse(text.as_bytes()).unwrap()
+    }
+
+    fn react(start: &str, extra: &str) -> Reaction {
+        validate_message(&msg(start, extra), &Capabilities::default())
+    }
+
+    #[test]
+    fn well_formed_requests_are_processed_even_without_max_forwards() {
+        assert_eq!(
+            react("OPTIONS sip:c@d SIP/2.0", "CSeq: 1 OPTIONS\r\n"),
+            Reaction::Process
+        );
+        assert_eq!(
+            react(
+                "INVITE tel:+31201234567 SIP/2.0",
+                "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+            ),
+            Reaction::Process
+        );
+    }
+
+    #[test]
+    fn require_is_not_enforced_on_ack_and_cancel() {
+        let extra = "CSeq: 1 ACK\r\nRequire: foo\r\n";
+        assert_eq!(react("ACK sip:c@d SIP/2.0", extra), Reaction::Process);
+        let extra = "CSeq: 1 OPTIONS\r\nRequire: foo, 100rel, foo\r\n";
+        let Reaction::Reject(r) = react("OPTIONS sip:c@d SIP/2.0", extra) else {
+            panic!()
+        };
+        assert_eq!(
+            r.cause,
+            RejectCause::BadExtension {
+                tags: vec!["foo".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_method_gets_501_before_cseq_mismatch_and_known_mismatch_gets_400() {
+        assert_eq!(
+            react("FOO sip:c@d SIP/2.0", "CSeq: 1 INVITE\r\n").status(),
+            Some(StatusCode::NOT_IMPLEMENTED)
+        );
+        assert_eq!(
+            react("BYE sip:c@d SIP/2.0", "CSeq: 1 INVITE\r\n").status(),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        let caps = Capabilities {
+            allow: vec![Method::new("FOO").unwrap()],
+            ..Capabilities::default()
+        };
+        assert_eq!(
+            validate_message(&msg("FOO sip:c@d SIP/2.0", "CSeq: 1 FOO\r\n"), &caps),
+            Reaction::Process
+        );
+    }
+
+    #[test]
+    fn responses_need_exactly_one_via_and_valid_headers() {
+        assert_eq!(
+            react("SIP/2.0 200 OK", "CSeq: 1 INVITE\r\n"),
+            Reaction::Process
+        );
+        assert_eq!(
+            react(
+                "SIP/2.0 200 OK",
+                "CSeq: 1 INVITE\r\nVia: SIP/2.0/UDP other\r\n"
+            ),
+            Reaction::Drop(DropReason::ViaCount)
+        );
+        assert_eq!(
+            react("SIP/2.0 200 OK", "CSeq: x INVITE\r\n"),
+            Reaction::Drop(DropReason::MalformedResponse(Malformed::BadHeaderValue {
+                name: "CSeq"
+            }))
+        );
+        assert_eq!(
+            react("SIP/3.0 200 OK", "CSeq: 1 INVITE\r\n"),
+            Reaction::Drop(DropReason::UnsupportedVersion)
+        );
+    }
+
+    #[test]
+    fn every_malformed_kind_maps_to_a_4xx_or_5xx() {
+        for m in [
+            Malformed::BadRequestLine,
+            Malformed::HeadTooLarge,
+            Malformed::BodyTooLarge,
+            Malformed::CSeqMethodMismatch,
+        ] {
+            let s = m.status().as_u16();
+            assert!((400..600).contains(&s), "{m:?}");
+        }
+        assert_eq!(
+            Malformed::HeadTooLarge.status(),
+            StatusCode::MESSAGE_TOO_LARGE
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! RFC 4475 torture suite: every message, as a UDP datagram and through the
 //! TCP stream framer, must produce the reaction our appliance (registrar +
 //! UAS/B2BUA) is expected to take.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 mod common;
 

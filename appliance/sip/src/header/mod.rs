@@ -25,7 +25,7 @@ pub enum HeaderError {
         /// Canonical header name.
         header: &'static str,
     },
-    /// A number does not fit its type (e.g. CSeq above 2^32-1).
+    /// A number does not fit its type (e.g. `CSeq` above 2^32-1).
     #[error("{header} number out of range")]
     Overflow {
         /// Canonical header name.

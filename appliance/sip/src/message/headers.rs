@@ -127,9 +127,14 @@ impl HeaderName {
                     return HeaderName(Repr::Known(Known::ALL[i]));
                 }
             }
-        } else {
+        } else if let Some(first) = b.first() {
+            let first = first.to_ascii_lowercase();
             for (i, (canon, _, _)) in TABLE.iter().enumerate() {
-                if canon.len() == b.len() && canon.as_bytes().eq_ignore_ascii_case(b) {
+                let cb = canon.as_bytes();
+                if cb.len() == b.len()
+                    && cb[0].to_ascii_lowercase() == first
+                    && cb.eq_ignore_ascii_case(b)
+                {
                     return HeaderName(Repr::Known(Known::ALL[i]));
                 }
             }
@@ -202,6 +207,9 @@ impl Headers {
 
     /// Appends a field line.
     pub fn push(&mut self, name: HeaderName, value: impl Into<String>) {
+        if self.entries.capacity() == 0 {
+            self.entries.reserve(16);
+        }
         self.entries.push(Header {
             name,
             value: value.into(),
@@ -281,12 +289,9 @@ impl Headers {
     pub fn values<'a>(&'a self, name: &HeaderName) -> impl Iterator<Item = &'a str> + use<'a> {
         let list = name.is_list();
         self.get_all(name).flat_map(move |v| {
-            let parts: Box<dyn Iterator<Item = &'a str>> = if list {
-                Box::new(split_list(v))
-            } else {
-                Box::new(std::iter::once(v))
-            };
-            parts
+            let mut parts = split_list(v);
+            let mut whole = Some(v);
+            std::iter::from_fn(move || if list { parts.next() } else { whole.take() })
         })
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::header::scan::is_token;
 
 /// A SIP request method. Any RFC 3261 `token` is representable, so extension
-/// methods (and the torture tests' `!interesting-Method0123456789_*+`.%indeed'~`)
+/// methods (and the torture tests' ``!interesting-Method0123456789_*+`.%indeed'~``)
 /// parse; comparison is case-sensitive as the RFC requires.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Method(Cow<'static, str>);

@@ -89,7 +89,7 @@ pub enum Malformed {
         /// Canonical header name.
         name: &'static str,
     },
-    /// CSeq method differs from the request method.
+    /// `CSeq` method differs from the request method.
     #[error("CSeq method does not match the request method")]
     CSeqMethodMismatch,
 }
@@ -128,7 +128,7 @@ impl From<Malformed> for StatusCode {
 
 /// A message that could not be parsed. Carries the header fields read so far
 /// (when the header section was readable) so that a stateless 400 can echo
-/// Via, From, To, Call-ID and CSeq.
+/// `Via`, `From`, `To`, `Call-ID` and `CSeq`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{malformed}")]
 pub struct ParseError {
@@ -243,7 +243,11 @@ fn parse_status_line(line: &str) -> Result<StartLine, Malformed> {
 }
 
 fn trim_wsp(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !is_wsp(*c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_wsp(*c)).map_or(start, |e| e + 1);
+    // Both ends sit next to ASCII bytes, so they are char boundaries.
+    s.get(start..end).unwrap_or("")
 }
 
 /// Parses CRLF-separated header lines, unfolding continuation lines. On error
@@ -252,26 +256,24 @@ fn parse_header_lines(text: &str) -> Result<Headers, Headers> {
     let bytes = text.as_bytes();
     let mut headers = Headers::new();
     let mut current: Option<(HeaderName, String)> = None;
+    // Every CR must be followed by LF and every LF preceded by CR.
+    let crs = memchr_iter(b'\r', bytes).count();
+    if crs != memchr_iter(b'\n', bytes).count() {
+        return Err(headers);
+    }
     let mut start = 0usize;
-    let mut ends = memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
     loop {
-        let Some(nl) = ends.next() else { break };
-        let line_end = if nl < bytes.len() {
-            if nl == 0 || bytes[nl - 1] != b'\r' {
-                return Err(finish(headers, current));
+        let (line_end, next) = match memchr(b'\r', &bytes[start..]) {
+            Some(i) => {
+                let cr = start + i;
+                if bytes.get(cr + 1) != Some(&b'\n') {
+                    return Err(finish(headers, current));
+                }
+                (cr, Some(cr + 2))
             }
-            nl - 1
-        } else {
-            nl
+            None => (bytes.len(), None),
         };
-        if start > line_end {
-            break;
-        }
         let line = &text[start..line_end];
-        start = nl + 1;
-        if memchr(b'\r', line.as_bytes()).is_some() {
-            return Err(finish(headers, current));
-        }
         if line.as_bytes().first().copied().is_some_and(is_wsp) {
             // Continuation (RFC 3261 7.3.1: LWS with CRLF is equivalent to SP).
             let Some((_, value)) = current.as_mut() else {
@@ -284,27 +286,21 @@ fn parse_header_lines(text: &str) -> Result<Headers, Headers> {
                 }
                 value.push_str(more);
             }
-            continue;
+        } else {
+            if let Some((n, v)) = current.take() {
+                headers.push(n, v);
+            }
+            let Some(colon) = memchr(b':', line.as_bytes()) else {
+                return Err(headers);
+            };
+            let Ok(name) = HeaderName::new(trim_wsp(&line[..colon])) else {
+                return Err(headers);
+            };
+            current = Some((name, trim_wsp(&line[colon + 1..]).to_owned()));
         }
-        if let Some((n, v)) = current.take() {
-            headers.push(n, v);
-        }
-        let Some(colon) = memchr(b':', line.as_bytes()) else {
-            return Err(headers);
-        };
-        let Ok(name) = HeaderName::new(trim_wsp(&line[..colon])) else {
-            return Err(headers);
-        };
-        if line
-            .as_bytes()
-            .first()
-            .is_some_and(|b| !crate::header::scan::is_token(*b))
-        {
-            return Err(headers);
-        }
-        current = Some((name, trim_wsp(&line[colon + 1..]).to_owned()));
-        if nl >= bytes.len() {
-            break;
+        match next {
+            Some(n) => start = n,
+            None => break,
         }
     }
     if let Some((n, v)) = current {

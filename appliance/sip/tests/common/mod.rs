@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: loading the RFC 4475 corpus.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::path::PathBuf;
 
