@@ -284,11 +284,20 @@ impl RawBootstrap {
 
     fn validate_into(self, mut problems: Problems) -> Result<BootstrapConfig, InvalidConfig> {
         let p = &mut problems;
-        for (key, value) in [
+        // Both ids become MQTT topic levels, so they must satisfy the topic
+        // id rules as well as the general name rules.
+        let ids_ok = [
+            voip_shared::mqtt::ApplianceId::new(self.appliance_id.as_str()).is_ok(),
+            voip_shared::mqtt::TenantId::new(self.tenant.as_str()).is_ok(),
+        ];
+        for ((key, value), topic_ok) in [
             ("appliance_id", &self.appliance_id),
             ("tenant", &self.tenant),
-        ] {
-            if !is_valid_name(value) {
+        ]
+        .into_iter()
+        .zip(ids_ok)
+        {
+            if !is_valid_name(value) || !topic_ok {
                 p.push(key, ProblemCode::InvalidName, &[("value", value)]);
             }
         }

@@ -64,6 +64,10 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The appliance id is not usable as an MQTT topic level (the bootstrap
+    /// validation rejects such ids, so this is a defence in depth).
+    #[error("appliance_id is not a valid id")]
+    ApplianceId,
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
@@ -143,7 +147,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         .map_err(|_| ())
         .and_then(|store| store.backlog().map_err(|_| ()));
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP voip_up Whether the appliance daemon is serving.");
+    let _ = writeln!(
+        out,
+        "# HELP voip_up Whether the appliance daemon is serving."
+    );
     let _ = writeln!(out, "# TYPE voip_up gauge");
     let _ = writeln!(out, "voip_up 1");
     let _ = writeln!(
@@ -159,13 +166,19 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         );
         let _ = writeln!(out, "# TYPE voip_outbox_records gauge");
         let _ = writeln!(out, "voip_outbox_records {}", b.records);
-        let _ = writeln!(out, "# HELP voip_outbox_bytes Payload bytes waiting in the outbox.");
+        let _ = writeln!(
+            out,
+            "# HELP voip_outbox_bytes Payload bytes waiting in the outbox."
+        );
         let _ = writeln!(out, "# TYPE voip_outbox_bytes gauge");
         let _ = writeln!(out, "voip_outbox_bytes {}", b.bytes);
     }
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
 }
@@ -191,9 +204,11 @@ pub async fn run(
         path: bootstrap.data_dir.clone(),
         source,
     })?;
+    let appliance_id = voip_shared::mqtt::ApplianceId::new(bootstrap.appliance_id.as_str())
+        .map_err(|_| StartError::ApplianceId)?;
     let store = Store::open(
         bootstrap.data_dir.join("appliance.db"),
-        StoreConfig::new(bootstrap.appliance_id.clone()),
+        StoreConfig::new(appliance_id),
     )?;
     tracing::info!(
         appliance = %bootstrap.appliance_id,
