@@ -93,7 +93,7 @@ pub struct Binding {
     pub updated: Instant,
     /// Call-ID of the REGISTER that last updated it.
     pub call_id: String,
-    /// CSeq number of the REGISTER that last updated it.
+    /// `CSeq` number of the REGISTER that last updated it.
     pub cseq: u32,
     /// Where that REGISTER came from (NAT traversal, see [`Flow`]).
     pub flow: Flow,
@@ -152,12 +152,9 @@ impl Binding {
     }
 }
 
-/// Parameter value by case-insensitive name: `Some(None)` for a flag.
-fn param<'a>(params: &'a [Param], name: &str) -> Option<Option<&'a str>> {
-    params
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(name))
-        .map(|p| p.value.as_deref())
+/// A parameter by case-insensitive name.
+fn param<'a>(params: &'a [Param], name: &str) -> Option<&'a Param> {
+    params.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 fn unescaped_ci(v: Option<&str>) -> Option<Vec<u8>> {
@@ -197,13 +194,11 @@ fn sip_uri_equal(a: &SipUri, b: &SipUri) -> bool {
         let other = param(&b.params, &p.name);
         let must = MUST_MATCH.iter().any(|n| p.name.eq_ignore_ascii_case(n));
         match other {
-            Some(v) => {
-                if unescaped_ci(p.value.as_deref()) != unescaped_ci(v) {
-                    return false;
-                }
+            Some(o) if unescaped_ci(p.value.as_deref()) != unescaped_ci(o.value.as_deref()) => {
+                return false;
             }
             None if must => return false,
-            None => {}
+            _ => {}
         }
     }
     for p in &b.params {

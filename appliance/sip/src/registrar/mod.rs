@@ -14,7 +14,7 @@
 //!
 //! 1. Banned source ([`BanTracker::is_banned`]) → [`Outcome::Drop`].
 //! 2. Not REGISTER → 405 with `Allow: REGISTER`. Missing or malformed
-//!    Call-ID, CSeq (or CSeq method not REGISTER), From or To → 400.
+//!    `Call-ID`, `CSeq` (or its method not REGISTER), `From` or `To` → 400.
 //! 3. Request-URI not `sip`/`sips` → 416; its host not one of ours → 403.
 //! 4. To not a `sip`/`sips` URI → 400 (RFC 4475 unksm2); To host not ours → 403.
 //!    These checks do not depend on the user, so they reveal nothing about
@@ -30,7 +30,7 @@
 //!    with `Expires: 0` (else 400); a non-zero expiry below `min_expires` →
 //!    423 with `Min-Expires`; above `max_expires` it is shortened.
 //! 7. Bindings are updated all-or-nothing: an existing binding with the same
-//!    Call-ID and a CSeq not higher aborts the whole request with 500
+//!    `Call-ID` and a `CSeq` not higher aborts the whole request with 500
 //!    (RFC 3261 §10.3 step 7). Then, if the AOR has more than `max_contacts`
 //!    bindings, the least recently updated are dropped (the usual PBX
 //!    behaviour: a phone that re-registered from a new NAT port must not be
@@ -719,7 +719,10 @@ impl Registrar {
     }
 
     /// Removes bindings whose expiry is at or before `now` (queuing
-    /// [`RegistrarEvent::BindingExpired`]) and ends due bans.
+    /// [`RegistrarEvent::BindingExpired`]) and ends due bans. A binding that
+    /// expired before this ran is already invisible to [`Self::lookup`] and
+    /// REGISTER answers; a REGISTER for its AOR in that gap drops it without
+    /// a `BindingExpired` event.
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut expired: Vec<(String, usize)> = Vec::new();
         self.aors.retain(|aor, bindings| {

@@ -49,7 +49,7 @@ fn set_param(params: &mut Vec<Param>, name: &str, value: Option<String>) {
     }
 }
 
-/// A To-tag derived from the request (Call-ID, From-tag, CSeq), so a
+/// A To-tag derived from the request (`Call-ID`, `From`, `CSeq`), so a
 /// retransmitted request that reaches the core gets the same tag.
 fn to_tag(key: &[u8; 32], req: &Request) -> String {
     // Zero-padded to the block size: equals HMAC keyed with the 32 bytes.
@@ -71,7 +71,7 @@ fn to_tag(key: &[u8; 32], req: &Request) -> String {
 
 /// A response to `req` with `status`: Via values copied (the top one
 /// stamped per [`stamp_via`]), From, To (with a To-tag added when absent),
-/// Call-ID and CSeq copied. No `Server` header. `Content-Length: 0` last;
+/// `Call-ID` and `CSeq` copied. No `Server` header. `Content-Length: 0` last;
 /// callers insert further headers before it with [`push_before_length`].
 pub fn base_response(
     req: &Request,
@@ -165,8 +165,8 @@ mod tests {
             "Sun, 09 Sep 2001 01:46:40 GMT"
         );
         assert_eq!(
-            http_date(Duration::from_secs(1_709_164_800)),
-            "Thu, 29 Feb 2024 00:00:00 GMT"
+            http_date(Duration::from_secs(1_709_164_801)),
+            "Thu, 29 Feb 2024 00:00:01 GMT"
         );
     }
 

@@ -1,6 +1,10 @@
 //! Shared helpers for the registrar integration tests: a registrar with a
 //! fixed secret, a credential table, request builders and a digest client.
 #![allow(dead_code)]
+// Reason: test helpers; a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -40,17 +44,21 @@ pub fn config() -> RegistrarConfig {
 /// Virtual time: a fixed origin plus offsets; nothing sleeps.
 pub struct Clock {
     pub t0: Instant,
+    pub unix0: Duration,
 }
 
 impl Clock {
     pub fn new() -> Self {
-        Self { t0: Instant::now() }
+        Self {
+            t0: Instant::now(),
+            unix0: UNIX0,
+        }
     }
     pub fn at(&self, secs: u64) -> Instant {
         self.t0 + Duration::from_secs(secs)
     }
     pub fn unix(&self, secs: u64) -> Duration {
-        UNIX0 + Duration::from_secs(secs)
+        self.unix0 + Duration::from_secs(secs)
     }
 }
 
@@ -93,7 +101,7 @@ pub fn register(
          CSeq: {cseq} REGISTER\r\n"
     );
     for c in contacts {
-        text.push_str(&format!("Contact: {c}\r\n"));
+        let _ = write!(text, "Contact: {c}\r\n");
     }
     for e in extra {
         text.push_str(e);
