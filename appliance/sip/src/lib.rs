@@ -8,6 +8,8 @@
 //! - [`uri`]: SIP/SIPS, `tel:` and opaque absolute URIs.
 //! - [`header`]: typed header values parsed on demand (`Via`, `To`/`From`/`Contact`, `CSeq`, ...).
 //! - [`framing`]: datagram and stream framing (Content-Length, keep-alives, limits).
+//! - [`registrar`]: the registrar core (bindings, digest authentication,
+//!   NAT flows, expiry).
 //! - [`validate`]: what a UAS/registrar core must do with a request before the
 //!   transaction layer (process, reject with a status, or drop).
 #![forbid(unsafe_code)]
@@ -16,5 +18,6 @@ pub mod auth;
 pub mod framing;
 pub mod header;
 pub mod message;
+pub mod registrar;
 pub mod uri;
 pub mod validate;
