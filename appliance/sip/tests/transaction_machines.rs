@@ -343,7 +343,7 @@ fn transport_error_terminates_a_client_transaction() {
     drain(&mut m, t0, &mut log);
     let events: Vec<_> = log.events.into_iter().map(|e| e.1).collect();
     assert_eq!(
-        events[1..],
+        events,
         [ClientEvent::TransportError, ClientEvent::Terminated]
     );
 }
