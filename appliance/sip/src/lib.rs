@@ -12,12 +12,16 @@
 //!   NAT flows, expiry).
 //! - [`validate`]: what a UAS/registrar core must do with a request before the
 //!   transaction layer (process, reject with a status, or drop).
+//! - [`transaction`]: the four RFC 3261 section 17 machines and the matching table.
+//! - [`dialog`]: RFC 3261 section 12 dialogs and the UAS 2xx retransmitter.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod dialog;
 pub mod framing;
 pub mod header;
 pub mod message;
 pub mod registrar;
+pub mod transaction;
 pub mod uri;
 pub mod validate;
