@@ -12,9 +12,10 @@
 //!   transaction layer (process, reject with a status, or drop).
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod framing;
 pub mod header;
 pub mod message;
+pub mod trunk;
 pub mod uri;
 pub mod validate;
-pub mod auth;
