@@ -23,5 +23,6 @@ pub mod header;
 pub mod message;
 pub mod registrar;
 pub mod transaction;
+pub mod trunk;
 pub mod uri;
 pub mod validate;

@@ -1,4 +1,8 @@
 //! Dialogs (RFC 3261 12, 13.2.2.4, 13.3.1.4).
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should panic the test"
+)]
 
 mod transaction_util;
 

@@ -1,4 +1,8 @@
 //! The four transaction machines in virtual time: exact retransmission
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should panic the test"
+)]
 //! schedules, timeouts and state transitions (RFC 3261 17, RFC 6026).
 
 mod transaction_util;

@@ -1,4 +1,8 @@
 //! A full INVITE / 200 / ACK / BYE exchange between two transaction layers
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failure should panic the test"
+)]
 //! over an in-memory UDP link that loses 20 % of datagrams (seeded), in
 //! virtual time.
 
