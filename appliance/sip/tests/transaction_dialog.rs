@@ -1,6 +1,7 @@
 //! Dialogs (RFC 3261 12, 13.2.2.4, 13.3.1.4).
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test helpers: a failure should panic the test"
 )]
 

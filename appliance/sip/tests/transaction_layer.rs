@@ -1,6 +1,7 @@
 //! Matching and the transaction table (RFC 3261 17.1.3, 17.2.3, 9.2).
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test helpers: a failure should panic the test"
 )]
 

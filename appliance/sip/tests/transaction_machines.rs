@@ -1,9 +1,10 @@
 //! The four transaction machines in virtual time: exact retransmission
+//! schedules, timeouts and state transitions (RFC 3261 17, RFC 6026).
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test helpers: a failure should panic the test"
 )]
-//! schedules, timeouts and state transitions (RFC 3261 17, RFC 6026).
 
 mod transaction_util;
 

@@ -1,10 +1,10 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::doc_markdown,
-    reason = "test helpers: a failure should panic the test"
-)]
 //! Shared helpers for the transaction and dialog tests: message builders and
 //! virtual-time drivers. No sleeps: time is `t0 + offset`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure should panic the test"
+)]
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ pub fn request(text: &str) -> Request {
     }
 }
 
-/// A request with the given method, branch and CSeq number.
+/// A request with the given method, branch and `CSeq` number.
 pub fn req(method: &str, branch: &str, seq: u32) -> Request {
     request(&format!(
         "{method} sip:bob@biloxi.example.com SIP/2.0
