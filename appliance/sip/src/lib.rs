@@ -8,13 +8,15 @@
 //! - [`uri`]: SIP/SIPS, `tel:` and opaque absolute URIs.
 //! - [`header`]: typed header values parsed on demand (Via, To/From/Contact, CSeq, ...).
 //! - [`framing`]: datagram and stream framing (Content-Length, keep-alives, limits).
+//! - [`sdp`]: SDP model, parser, serialiser, codecs and RFC 3264 offer/answer.
 //! - [`validate`]: what a UAS/registrar core must do with a request before the
 //!   transaction layer (process, reject with a status, or drop).
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod framing;
 pub mod header;
 pub mod message;
+pub mod sdp;
 pub mod uri;
 pub mod validate;
-pub mod auth;
