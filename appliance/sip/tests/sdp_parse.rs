@@ -1,5 +1,7 @@
-//! SDP parser and serialiser against real bodies (RFC 4475, RFC 8866, SIPp,
+//! SDP parser and serialiser against real bodies (RFC 4475, RFC 8866, `SIPp`,
 //! baresip, Chrome, Asterisk, a carrier SBC) and hand-made faults.
+// Reason: test helpers outside #[test] fns may unwrap; a panic is a test failure.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
@@ -20,7 +22,7 @@ fn valid_corpus() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(data_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".sdp") && !n.starts_with("invalid-"))
+        .filter(|n| n.to_ascii_lowercase().ends_with(".sdp") && !n.starts_with("invalid-"))
         .map(|n| {
             let text = load(&n);
             (n, text)

@@ -551,3 +551,143 @@ pub(crate) fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() || b >= 0x80)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_attributes_parse_to_their_typed_form_and_print_back() {
+        let pt = |n| PayloadType::new(n).unwrap();
+        let cases: Vec<(&str, Option<&str>, Attribute)> = vec![
+            (
+                "rtpmap",
+                Some("0 PCMU/8000"),
+                Attribute::Rtpmap(Rtpmap {
+                    payload_type: pt(0),
+                    encoding: "PCMU".into(),
+                    clock_rate: 8000,
+                    channels: None,
+                }),
+            ),
+            (
+                "rtpmap",
+                Some("111 opus/48000/2"),
+                Attribute::Rtpmap(Rtpmap {
+                    payload_type: pt(111),
+                    encoding: "opus".into(),
+                    clock_rate: 48000,
+                    channels: Some(2),
+                }),
+            ),
+            (
+                "fmtp",
+                Some("101 0-16"),
+                Attribute::Fmtp(Fmtp {
+                    format: "101".into(),
+                    params: "0-16".into(),
+                }),
+            ),
+            ("ptime", Some("20"), Attribute::Ptime(20)),
+            ("maxptime", Some("150"), Attribute::MaxPtime(150)),
+            ("sendrecv", None, Attribute::Direction(Direction::SendRecv)),
+            ("sendonly", None, Attribute::Direction(Direction::SendOnly)),
+            ("recvonly", None, Attribute::Direction(Direction::RecvOnly)),
+            ("inactive", None, Attribute::Direction(Direction::Inactive)),
+            (
+                "rtcp",
+                Some("53020"),
+                Attribute::Rtcp(Rtcp {
+                    port: 53020,
+                    connection: None,
+                }),
+            ),
+            ("rtcp-mux", None, Attribute::RtcpMux),
+            (
+                "ice-ufrag",
+                Some("EsAw"),
+                Attribute::IceUfrag("EsAw".into()),
+            ),
+            (
+                "ice-pwd",
+                Some("secretsecret"),
+                Attribute::IcePwd(Redacted::new("secretsecret")),
+            ),
+            (
+                "ice-options",
+                Some("trickle renomination"),
+                Attribute::IceOptions(vec!["trickle".into(), "renomination".into()]),
+            ),
+            ("ice-lite", None, Attribute::IceLite),
+            ("setup", Some("passive"), Attribute::Setup(Setup::Passive)),
+            ("mid", Some("audio"), Attribute::Mid("audio".into())),
+            (
+                "ssrc",
+                Some("42 cname:x@y"),
+                Attribute::Ssrc(Ssrc {
+                    ssrc: 42,
+                    attribute: "cname".into(),
+                    value: Some("x@y".into()),
+                }),
+            ),
+            (
+                "fingerprint",
+                Some("sha-256 AB:CD"),
+                Attribute::Fingerprint(Fingerprint {
+                    hash_function: "sha-256".into(),
+                    fingerprint: "AB:CD".into(),
+                }),
+            ),
+            (
+                "x-unknown",
+                Some(" keep  this "),
+                Attribute::Other {
+                    name: "x-unknown".into(),
+                    value: Some(" keep  this ".into()),
+                },
+            ),
+            (
+                "flag-only",
+                None,
+                Attribute::Other {
+                    name: "flag-only".into(),
+                    value: None,
+                },
+            ),
+        ];
+        for (name, value, want) in cases {
+            let got = Attribute::parse(name, value);
+            assert_eq!(got, want, "{name}");
+            let text = match value {
+                Some(v) => format!("{name}:{v}"),
+                None => name.to_owned(),
+            };
+            assert_eq!(got.to_string(), text);
+            assert_eq!(got.name(), name);
+        }
+    }
+
+    #[test]
+    fn direction_reversal_and_intersection_follow_rfc_3264() {
+        use Direction::{Inactive, RecvOnly, SendOnly, SendRecv};
+        for (d, rev) in [
+            (SendRecv, SendRecv),
+            (SendOnly, RecvOnly),
+            (RecvOnly, SendOnly),
+            (Inactive, Inactive),
+        ] {
+            assert_eq!(d.reversed(), rev);
+            assert_eq!(d.intersect(SendRecv), d);
+            assert_eq!(d.intersect(Inactive), Inactive);
+        }
+        assert_eq!(SendOnly.intersect(RecvOnly), Inactive);
+    }
+
+    #[test]
+    fn numbers_with_signs_are_not_numbers() {
+        assert_eq!(num::<u16>("+5"), None);
+        assert_eq!(num::<u16>(""), None);
+        assert_eq!(num::<u16>("65536"), None);
+        assert_eq!(num::<u16>("0065535"), Some(65535));
+    }
+}
