@@ -118,6 +118,7 @@ fn corpus() -> Vec<Vec<u8>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("sdp")))
         .collect();
     files.sort();
     files.iter().map(|p| std::fs::read(p).unwrap()).collect()
