@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod daemon;
+pub mod routing;
 pub mod selftest;
 pub mod store;
