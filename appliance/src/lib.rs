@@ -5,4 +5,5 @@
 pub mod config;
 pub mod daemon;
 pub mod selftest;
+pub mod sip_transport;
 pub mod store;
