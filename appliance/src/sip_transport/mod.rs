@@ -5,12 +5,12 @@
 //!
 //! This module makes no protocol decision of its own beyond what
 //! `voip_sip::validate` decides:
-//! - [`Reaction::Reject`](voip_sip::validate::Reaction::Reject) → a stateless
+//! - [`Reaction::Reject`] → a stateless
 //!   response ([`stateless::build_response`]) over the same transport and
 //!   connection. An `ACK` is never answered.
-//! - [`Reaction::Drop`](voip_sip::validate::Reaction::Drop) → silently
+//! - [`Reaction::Drop`] → silently
 //!   discarded and counted.
-//! - [`Reaction::Process`](voip_sip::validate::Reaction::Process) → an
+//! - [`Reaction::Process`] → an
 //!   [`Inbound`] on the channel returned by [`SipTransport::start`]; later
 //!   layers send through [`SipTransport::outbound`] with an [`Outbound`].
 //!
@@ -24,7 +24,7 @@
 //! Streams (TCP, TLS): at most [`TransportConfig::max_connections`]
 //! connections per listener (further ones are accepted and closed at once);
 //! a connection with no received octet for [`TransportConfig::idle_timeout`]
-//! is closed; a framing error (see [`voip_sip::framing::StreamFramer`]) is
+//! (or whose peer does not read our answers for that long) is closed; a framing error (see [`voip_sip::framing::StreamFramer`]) is
 //! answered with 400/413/513 when the header fields needed for an answer are
 //! known and the connection is then closed; an RFC 5626 keep-alive ping
 //! (CRLFCRLF) is answered with a CRLF pong. Responses that upper layers send

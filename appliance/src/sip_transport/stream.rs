@@ -115,13 +115,18 @@ async fn serve<S>(
                 Ok(frame) => ctx.react(frame, peer, kind, id),
                 Err(e) => {
                     if let Some(answer) = ctx.framing_error(&e, peer, kind) {
-                        let _ = tx.send(answer).await;
+                        let _ = tokio::time::timeout(ctx.idle_timeout, tx.send(answer)).await;
                     }
                     break 'conn;
                 }
             };
+            // A peer that stops reading blocks its own connection only, and
+            // for at most the idle timeout.
             if let Some(answer) = answer
-                && tx.send(answer).await.is_err()
+                && !matches!(
+                    tokio::time::timeout(ctx.idle_timeout, tx.send(answer)).await,
+                    Ok(Ok(()))
+                )
             {
                 break 'conn;
             }
