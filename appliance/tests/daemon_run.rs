@@ -2,10 +2,7 @@
 //! configuration, answers on its health and metrics endpoints, stops on
 //! SIGTERM, and refuses a broken configuration listing every problem.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test helpers: a failure should panic the test"
-)]
+#![allow(clippy::unwrap_used, reason = "test helpers: a failure should panic the test")]
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
