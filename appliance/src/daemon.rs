@@ -2,8 +2,11 @@
 //! configuration, opens the store, serves the local HTTP endpoints (health and
 //! Prometheus metrics) and shuts down cleanly on SIGTERM/SIGINT.
 //!
-//! The SIP transports and the media relay are wired in here by later work;
-//! everything with protocol logic lives in the sans-IO cores.
+//! It also starts the SIP transports ([`crate::sip_transport`]) from the
+//! bootstrap's `[sip]` listeners and stops them on shutdown; until the
+//! transaction layer exists their validated messages go to the temporary
+//! fallback UAS. The media relay is wired in here by later work; everything
+//! with protocol logic lives in the sans-IO cores.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,7 @@ use serde::Serialize;
 use voip_shared::site_config::{InvalidConfig, SiteConfig};
 
 use crate::config::{self, BootstrapConfig};
+use crate::sip_transport::{self, SipTransport, TransportConfig, TransportError, TransportMetrics};
 use crate::store::{Store, StoreConfig, StoreError};
 
 /// Why the daemon could not start.
@@ -64,6 +68,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A SIP listener could not be started (bind failure, bad TLS certificate or key).
+    #[error(transparent)]
+    Sip(#[from] TransportError),
     /// The appliance id is not usable as an MQTT topic level (the bootstrap
     /// validation rejects such ids, so this is a defence in depth).
     #[error("appliance_id is not a valid id")]
@@ -117,6 +124,7 @@ struct Shared {
     appliance_id: String,
     site: SiteConfig,
     store: Mutex<Store>,
+    sip: Arc<TransportMetrics>,
 }
 
 #[derive(Debug, Serialize)]
@@ -173,6 +181,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         let _ = writeln!(out, "# TYPE voip_outbox_bytes gauge");
         let _ = writeln!(out, "voip_outbox_bytes {}", b.bytes);
     }
+    shared.sip.render_prometheus(&mut out);
     (
         StatusCode::OK,
         [(
@@ -224,16 +233,27 @@ pub async fn run(
             addr: bootstrap.http_listen,
             source,
         })?;
+    sip_transport::install_default_provider();
+    let transport_config = TransportConfig::from_listen(&bootstrap.sip);
+    let caps = transport_config.capabilities.clone();
+    let (transport, inbound) = SipTransport::start(transport_config).await?;
+    // TEMPORARY: the fallback UAS answers until the transaction layer consumes `inbound`.
+    let fallback = sip_transport::spawn_fallback_uas(inbound, transport.outbound(), caps);
+    // Logged last: "listening" is the readiness line (SIP is bound by now).
     tracing::info!(listen = %bootstrap.http_listen, "local HTTP (health, metrics) listening");
     let shared = Arc::new(Shared {
         appliance_id: bootstrap.appliance_id.clone(),
         site,
         store: Mutex::new(store),
+        sip: transport.metrics(),
     });
-    axum::serve(listener, router(shared))
+    let served = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(StartError::Http)?;
+        .map_err(StartError::Http);
+    transport.shutdown(std::time::Duration::from_secs(5)).await;
+    fallback.abort();
+    served?;
     tracing::info!("appliance stopped");
     Ok(())
 }

@@ -1,0 +1,37 @@
+//! One task per UDP socket: receive a datagram, frame, validate, answer or
+//! forward.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use voip_sip::framing::parse_datagram;
+
+use super::{ConnectionId, Ctx, MAX_DATAGRAM, TransportKind};
+
+pub(super) async fn serve(
+    socket: Arc<UdpSocket>,
+    id: ConnectionId,
+    ctx: Arc<Ctx>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let (n, source) = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                // ICMP errors of earlier sends surface here on some systems; keep serving.
+                Err(_) => continue,
+            },
+        };
+        let frame = parse_datagram(&buf[..n]);
+        if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
+            && socket.send_to(&answer, source).await.is_err()
+        {
+            ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    ctx.unregister(id);
+}
