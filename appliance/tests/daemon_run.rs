@@ -42,13 +42,14 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 fn daemon_serves_health_and_metrics_then_stops_on_sigterm() {
     let dir = temp_dir("run");
     let port = free_port();
+    let sip_port = free_port();
     let site = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/site.toml");
     let config = dir.join("appliance.toml");
     std::fs::write(
         &config,
         format!(
             "version = 1\nappliance_id = \"test-01\"\ntenant = \"test\"\ndata_dir = \"{}\"\n\
-             secrets_file = \"{}\"\nsite_config_file = \"{}\"\n[sip]\nudp = [\"127.0.0.1:5060\"]\n\
+             secrets_file = \"{}\"\nsite_config_file = \"{}\"\n[sip]\nudp = [\"127.0.0.1:{sip_port}\"]\ntcp = [\"127.0.0.1:{sip_port}\"]\n\
              [http]\nlisten = \"127.0.0.1:{port}\"\n",
             dir.join("data").display(),
             dir.join("secrets.toml").display(),
