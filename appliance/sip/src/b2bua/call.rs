@@ -26,7 +26,7 @@ pub(crate) enum LegState {
     Calling,
     /// A provisional arrived.
     Proceeding,
-    /// Answered (the winner, or a late 2xx we ACKed and BYEd).
+    /// Answered (the winner, or a late 2xx we acknowledged and hung up).
     Answered,
     /// A final non-2xx (or timeout) arrived.
     Failed,
@@ -119,7 +119,7 @@ fn codec_prefs() -> Vec<CodecPref> {
 }
 
 impl Call {
-    pub(crate) fn new(id: CallRef, now: Instant, a: ALeg, caller: String, callee: String) -> Call {
+    pub(crate) fn new(id: CallRef, now: Instant, a: ALeg, caller: String, dialled: String) -> Call {
         Call {
             id,
             a_remote: remote_rtp(&a.offer),
@@ -133,7 +133,7 @@ impl Call {
             winner: None,
             best: None,
             caller,
-            callee,
+            callee: dialled,
             started: now,
             answered: None,
             ended: None,
@@ -430,8 +430,10 @@ impl Call {
             .and_then(Result::ok)
             .and_then(|t| t.tag().map(str::to_owned));
         // A retransmitted 2xx of the winning dialog: ACK again.
-        if let Some(dialog) = &self.legs[index].dialog {
-            if remote_tag.as_deref() == Some(dialog.id().remote_tag.as_str()) {
+        if let Some(dialog) = &self.legs[index].dialog
+            && remote_tag.as_deref() == Some(dialog.id().remote_tag.as_str())
+        {
+            {
                 let via = ctx.via();
                 if let Ok(ack) = dialog.create_ack(&via) {
                     ctx.stateless(destination, SipMessage::Request(ack));
@@ -653,7 +655,7 @@ impl Call {
         let pending = self.legs.iter().any(|l| {
             l.group == group
                 && matches!(l.state, LegState::Calling | LegState::Proceeding)
-                && !(code >= 600)
+                && code < 600
         });
         if pending {
             return;
@@ -885,10 +887,10 @@ impl Call {
                     anchored(&sdp, ctx.config.media_address, self.port(from)),
                 );
             }
-            if is_invite || original.method == Method::UPDATE {
-                if let Some(interval) = self.a.session_expires {
-                    self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
-                }
+            if (is_invite || original.method == Method::UPDATE)
+                && let Some(interval) = self.a.session_expires
+            {
+                self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
             }
             if is_invite {
                 relay.headers.push(HeaderName::CONTACT, ctx.contact_value());

@@ -49,7 +49,9 @@ pub(crate) fn direction(session: &Session) -> Direction {
     let Some(m) = first_audio(session) else {
         return Direction::Inactive;
     };
-    if m.connection(session).is_some_and(|c| c.is_null_address()) {
+    if m.connection(session)
+        .is_some_and(crate::sdp::Connection::is_null_address)
+    {
         return Direction::Inactive;
     }
     m.effective_direction(session)

@@ -38,7 +38,7 @@
 //!   or 503 if only Timer B timeouts happened (disposition `no_answer`).
 //! - **CANCEL to B** is sent only after a provisional response (RFC 3261
 //!   9.1); a fork still in Calling is cancelled when its first provisional
-//!   arrives, and a 2xx that races the CANCEL is ACKed and BYEd.
+//!   arrives, and a 2xx that races the CANCEL is acknowledged and hung up.
 //! - **Late offer** (INVITE without SDP) is answered 488: every B-leg needs
 //!   A's offer to anchor media.
 //! - **Upstream forking** is collapsed: A sees one dialog (our To tag) no
@@ -47,7 +47,7 @@
 //!   [`crate::transaction::Destination`] (the shell already resolved it),
 //!   not re-resolved from the remote target.
 //! - **Re-INVITE** (either side) is forwarded with SDP rewritten; the 2xx
-//!   is ACKed on the far side by us at once and relayed with a
+//!   is acknowledged on the far side by us at once and relayed with a
 //!   [`crate::dialog::SuccessRetransmitter`]; a second re-INVITE while one is
 //!   pending (or its 2xx is unacknowledged) gets 491. Directions declared in
 //!   SDP are reported as [`MediaInstruction::Direction`].
@@ -79,7 +79,7 @@ use call::{ALeg, Call};
 use ctx::{Ctx, TxPurpose};
 
 use crate::header::{CallId, From, Supported, To};
-use crate::message::{HeaderName, Method, Request, Response};
+use crate::message::{HeaderName, Method, Request};
 use crate::transaction::{ClientEvent, Destination, Reliability, TransactionId};
 use crate::uri::Uri;
 
@@ -309,21 +309,21 @@ impl<R: Entropy> B2bua<R> {
 
     /// The relay saw no RTP for too long: BYE both sides.
     pub fn handle_media_timeout(&mut self, now: Instant, call: CallRef) {
-        if let Some(c) = self.calls.get_mut(&call) {
-            if c.answered.is_some() {
-                c.hangup_both(now, &mut self.ctx, EndReason::MediaTimeout);
-            }
+        if let Some(c) = self.calls.get_mut(&call)
+            && c.answered.is_some()
+        {
+            c.hangup_both(now, &mut self.ctx, EndReason::MediaTimeout);
         }
         self.reap(call);
     }
 
     /// An event of client transaction `tx` (one we asked for).
-    pub fn handle_client_event(&mut self, now: Instant, tx: ClientTx, event: ClientEvent) {
+    pub fn handle_client_event(&mut self, now: Instant, tx: ClientTx, event: &ClientEvent) {
         let Some((call, purpose)) = self.ctx.txs.get(&tx).cloned() else {
             return;
         };
         if let Some(c) = self.calls.get_mut(&call) {
-            match (&purpose, &event) {
+            match (&purpose, event) {
                 (TxPurpose::Invite(i), ClientEvent::ResponseReceived(r))
                     if c.legs.get(*i).is_some_and(|l| l.tx == tx) =>
                 {
@@ -357,11 +357,11 @@ impl<R: Entropy> B2bua<R> {
                 ) => c.forward_response(now, &mut self.ctx, *from, *server_tx, original, None),
                 _ => {}
             }
-            if event == ClientEvent::Terminated {
+            if *event == ClientEvent::Terminated {
                 self.ctx.txs.remove(&tx);
                 c.live_txs = c.live_txs.saturating_sub(1);
             }
-        } else if event == ClientEvent::Terminated {
+        } else if *event == ClientEvent::Terminated {
             self.ctx.txs.remove(&tx);
         }
         self.reap(call);
@@ -417,7 +417,3 @@ impl<R: Entropy> B2bua<R> {
         }
     }
 }
-
-/// Unused-import guard for [`Response`] in docs.
-#[allow(dead_code)]
-fn _doc_types(_: &Response) {}

@@ -178,7 +178,7 @@ impl Sim {
                             if event == ClientEvent::Terminated {
                                 self.map.remove(&id);
                             }
-                            self.b2b.handle_client_event(now, tx, event);
+                            self.b2b.handle_client_event(now, tx, &event);
                         }
                     }
                     TransactionEvent::Server {
@@ -300,7 +300,7 @@ impl Sim {
         out
     }
 
-    /// Takes the responses sent to `to` (optionally only CSeq method `method`).
+    /// Takes the responses sent to `to` whose `CSeq` method is `method`.
     pub fn take_responses(&mut self, to: Destination, method: &str) -> Vec<Response> {
         let mut out = Vec::new();
         self.inbox.retain(|(d, m)| match m {
@@ -365,6 +365,7 @@ impl From<Response> for Msg {
 }
 
 /// An in-dialog request from a phone, built from a response/request it holds.
+#[allow(clippy::too_many_arguments, reason = "a plain message template")]
 pub fn in_dialog(
     method: &str,
     uri: &str,
@@ -373,7 +374,7 @@ pub fn in_dialog(
     call_id: &str,
     cseq: u32,
     branch: &str,
-    body: Option<String>,
+    body: Option<&str>,
 ) -> Request {
     let (ct, len, b) = match &body {
         Some(b) => (
