@@ -143,7 +143,10 @@ impl Side {
 /// A transaction-layer command for the shell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Start a client transaction and report its events under `tx`.
+    /// Start a client transaction and report its events under `tx`. If the
+    /// layer refuses to start it, report [`crate::transaction::ClientEvent::TransportError`]
+    /// and then [`crate::transaction::ClientEvent::Terminated`] for `tx`, so
+    /// the call is not kept waiting for it.
     StartClient {
         /// Our handle.
         tx: ClientTx,
