@@ -18,9 +18,12 @@
 //!   NAT flows, expiry).
 //! - [`trunk`]: outbound trunk registration and OPTIONS keepalive.
 //! - [`sdp`]: SDP model, parser, serialiser, codecs and RFC 3264 offer/answer.
+//! - [`b2bua`]: the back-to-back user agent call core (anchored media, forking,
+//!   failover, CDR summaries).
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod b2bua;
 pub mod dialog;
 pub mod framing;
 pub mod header;

@@ -1,0 +1,1031 @@
+//! One call: the A-leg, its B-legs and the logic between them.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::ctx::{Ctx, TxPurpose, set_sdp};
+use super::media::{anchored, codec_name, direction, remote_rtp, sdp_of};
+use super::types::{
+    CallRef, CallSummary, ClientTx, Disposition, EndReason, Entropy, Event, LegSummary,
+    MediaInstruction, MediaPorts, RouteDecision, Side, Target,
+};
+use crate::auth::DigestClient;
+use crate::dialog::{Dialog, RetransmitEvent, SuccessRetransmitter, UacDialogs};
+use crate::header::{CSeq, To};
+use crate::message::{HeaderName, Method, Request, Response, SipMessage, StatusCode, Version};
+use crate::sdp::{Codec, CodecPref, DirectionPolicy, LocalMedia, Session, answer as sdp_answer};
+use crate::transaction::{Destination, Reliability, TransactionId, cancel_for, response_to};
+
+/// Statuses that end the call instead of failing over to the next group.
+const TERMINAL: [u16; 4] = [486, 404, 603, 600];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LegState {
+    /// INVITE sent, no provisional yet.
+    Calling,
+    /// A provisional arrived.
+    Proceeding,
+    /// Answered (the winner, or a late 2xx we acknowledged and hung up).
+    Answered,
+    /// A final non-2xx (or timeout) arrived.
+    Failed,
+}
+
+pub(crate) struct BLeg {
+    pub(crate) tx: ClientTx,
+    pub(crate) group: usize,
+    pub(crate) target: Target,
+    pub(crate) invite: Request,
+    pub(crate) call_id: String,
+    pub(crate) dialogs: UacDialogs,
+    pub(crate) dialog: Option<Dialog>,
+    pub(crate) state: LegState,
+    pub(crate) cancel_wanted: bool,
+    pub(crate) auth_tried: bool,
+    pub(crate) status: Option<u16>,
+    pub(crate) codec: Option<String>,
+}
+
+pub(crate) struct ALeg {
+    pub(crate) tx: TransactionId,
+    pub(crate) invite: Request,
+    pub(crate) source: Destination,
+    pub(crate) reliability: Reliability,
+    pub(crate) tag: String,
+    pub(crate) call_id: String,
+    pub(crate) offer: Session,
+    pub(crate) dialog: Option<Dialog>,
+    pub(crate) session_expires: Option<u32>,
+    pub(crate) timer_supported: bool,
+}
+
+pub(crate) struct Call {
+    pub(crate) id: CallRef,
+    pub(crate) a: ALeg,
+    pub(crate) legs: Vec<BLeg>,
+    pub(crate) groups: VecDeque<Vec<Target>>,
+    pub(crate) group_no: usize,
+    pub(crate) decision: Option<RouteDecision>,
+    pub(crate) routed: bool,
+    pub(crate) ports: Option<MediaPorts>,
+    pub(crate) winner: Option<usize>,
+    pub(crate) best: Option<u16>,
+    pub(crate) caller: String,
+    pub(crate) callee: String,
+    pub(crate) started: Instant,
+    pub(crate) answered: Option<Instant>,
+    pub(crate) ended: Option<Instant>,
+    pub(crate) max_duration: Option<Duration>,
+    pub(crate) max_end: Option<Instant>,
+    pub(crate) session_expiry: Option<Instant>,
+    pub(crate) emergency: bool,
+    pub(crate) reject_code: Option<String>,
+    pub(crate) a_codec: Option<String>,
+    pub(crate) a_remote: Option<SocketAddr>,
+    pub(crate) b_remote: Option<SocketAddr>,
+    pub(crate) retx: Vec<(Side, SuccessRetransmitter)>,
+    pub(crate) forwarding_invite: bool,
+    pub(crate) live_txs: usize,
+}
+
+fn header_u32(value: Option<&str>) -> Option<u32> {
+    let v = value?;
+    let digits: String = v.trim().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Rank of a final status for the "best response" choice (lower is better):
+/// 6xx first, then the lowest class, preferring specific answers over
+/// 408/503, then the lowest code.
+fn rank(code: u16) -> (u16, u16, u16) {
+    let class = if code >= 600 { 0 } else { code / 100 };
+    (class, u16::from(code == 408 || code == 503), code)
+}
+
+fn disposition_for(code: u16) -> Disposition {
+    match code {
+        486 | 600 => Disposition::Busy,
+        408 | 480 | 487 => Disposition::NoAnswer,
+        _ => Disposition::Failed,
+    }
+}
+
+fn codec_prefs() -> Vec<CodecPref> {
+    [Codec::pcmu(), Codec::pcma(), Codec::g722(), Codec::opus()]
+        .into_iter()
+        .map(CodecPref::new)
+        .collect()
+}
+
+impl Call {
+    pub(crate) fn new(id: CallRef, now: Instant, a: ALeg, caller: String, dialled: String) -> Call {
+        Call {
+            id,
+            a_remote: remote_rtp(&a.offer),
+            a,
+            legs: Vec::new(),
+            groups: VecDeque::new(),
+            group_no: 0,
+            decision: None,
+            routed: false,
+            ports: None,
+            winner: None,
+            best: None,
+            caller,
+            callee: dialled,
+            started: now,
+            answered: None,
+            ended: None,
+            max_duration: None,
+            max_end: None,
+            session_expiry: None,
+            emergency: false,
+            reject_code: None,
+            a_codec: None,
+            b_remote: None,
+            retx: Vec::new(),
+            forwarding_invite: false,
+            live_txs: 0,
+        }
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+
+    /// Whether the call can be dropped: ended and nothing outstanding.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.ended.is_some() && self.live_txs == 0
+    }
+
+    fn start<R: Entropy>(
+        &mut self,
+        ctx: &mut Ctx<R>,
+        purpose: TxPurpose,
+        request: Request,
+        destination: Destination,
+    ) -> ClientTx {
+        self.live_txs += 1;
+        ctx.start(self.id, purpose, request, destination)
+    }
+
+    fn port(&self, side: Side) -> u16 {
+        self.ports.map_or(0, |p| match side {
+            Side::A => p.a_port,
+            Side::B => p.b_port,
+        })
+    }
+
+    // ---------------------------------------------------------------- routing
+
+    /// Acts on the route decision once the media ports are known too.
+    pub(crate) fn progress<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        if self.routed || self.is_ended() {
+            return;
+        }
+        let Some(decision) = self.decision.clone() else {
+            return;
+        };
+        if let RouteDecision::Reject { status, code } = decision {
+            self.routed = true;
+            self.reject_code = Some(code);
+            let status = if (300..700).contains(&status) {
+                status
+            } else {
+                500
+            };
+            self.final_to_a(ctx, status);
+            self.end(
+                now,
+                ctx,
+                Disposition::Rejected,
+                EndReason::NotAnswered,
+                status,
+            );
+            return;
+        }
+        if self.ports.is_none() {
+            return;
+        }
+        self.routed = true;
+        match decision {
+            RouteDecision::EchoTest => self.echo(now, ctx),
+            RouteDecision::Targets {
+                groups,
+                max_duration,
+                emergency,
+            } => {
+                self.groups = groups.into();
+                self.max_duration = max_duration;
+                self.emergency = emergency;
+                self.next_group(now, ctx);
+            }
+            RouteDecision::Reject { .. } => {}
+        }
+    }
+
+    fn echo<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        let local = LocalMedia {
+            address: ctx.config.media_address,
+            port: self.port(Side::A),
+            codec_preferences: codec_prefs(),
+            telephone_event: true,
+            direction_policy: DirectionPolicy::Mirror,
+            rtcp_mux: false,
+            ptime: None,
+            session_id: u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1,
+            session_version: 1,
+        };
+        match sdp_answer(&self.a.offer, &local) {
+            Ok((session, negotiated)) => {
+                self.a_codec = Some(negotiated.codec.name.clone());
+                self.answer_a(now, ctx, session.to_string().into_bytes());
+                ctx.media.push_back(MediaInstruction::EchoLoop {
+                    call: self.id,
+                    local_port: local.port,
+                    remote: negotiated.remote_rtp,
+                });
+            }
+            Err(e) => {
+                let status = e.sip_status();
+                self.final_to_a(ctx, status);
+                self.end(
+                    now,
+                    ctx,
+                    Disposition::Failed,
+                    EndReason::NotAnswered,
+                    status,
+                );
+            }
+        }
+    }
+
+    fn next_group<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        loop {
+            let Some(group) = self.groups.pop_front() else {
+                let status = self.best.unwrap_or(503);
+                self.final_to_a(ctx, status);
+                let disposition = if self.best.is_none() {
+                    Disposition::NoAnswer
+                } else {
+                    disposition_for(status)
+                };
+                self.end(now, ctx, disposition, EndReason::NotAnswered, status);
+                return;
+            };
+            self.group_no += 1;
+            let mut started = false;
+            for target in group {
+                self.start_leg(ctx, target);
+                started = true;
+            }
+            if started {
+                return;
+            }
+        }
+    }
+
+    fn start_leg<R: Entropy>(&mut self, ctx: &mut Ctx<R>, target: Target) {
+        let call_id = format!("{}@{}", ctx.hex(12), ctx.config.local_host);
+        let tag = ctx.hex(6);
+        let via = ctx.via();
+        let user = target
+            .from_user
+            .clone()
+            .unwrap_or_else(|| self.caller.clone());
+        let max_forwards = header_u32(self.a.invite.headers.get(&HeaderName::MAX_FORWARDS))
+            .map_or(70, |m| m.saturating_sub(1));
+        let mut headers = crate::message::Headers::new();
+        headers.push(HeaderName::VIA, via.to_string());
+        headers.push(HeaderName::MAX_FORWARDS, max_forwards.to_string());
+        headers.push(
+            HeaderName::FROM,
+            format!("<sip:{user}@{}>;tag={tag}", ctx.config.local_host),
+        );
+        headers.push(HeaderName::TO, format!("<{}>", target.request_uri));
+        headers.push(HeaderName::CALL_ID, call_id.clone());
+        headers.push(HeaderName::CSEQ, "1 INVITE");
+        headers.push(HeaderName::CONTACT, ctx.contact_value());
+        headers.push(
+            HeaderName::ALLOW,
+            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
+        );
+        let mut body = Vec::new();
+        set_sdp(
+            &mut headers,
+            &mut body,
+            anchored(&self.a.offer, ctx.config.media_address, self.port(Side::B)),
+        );
+        let invite = Request {
+            method: Method::INVITE,
+            uri: target.request_uri.clone(),
+            version: Version::SIP_2_0,
+            headers,
+            body,
+        };
+        let index = self.legs.len();
+        let destination = target.destination;
+        let tx = self.start(ctx, TxPurpose::Invite(index), invite.clone(), destination);
+        ctx.call_ids.insert(call_id.clone(), (self.id, Side::B));
+        self.legs.push(BLeg {
+            tx,
+            group: self.group_no,
+            target,
+            dialogs: UacDialogs::new(invite.clone(), ctx.contact_uri()),
+            invite,
+            call_id,
+            dialog: None,
+            state: LegState::Calling,
+            cancel_wanted: false,
+            auth_tried: false,
+            status: None,
+            codec: None,
+        });
+    }
+
+    // ------------------------------------------------------------ B-leg INVITE
+
+    pub(crate) fn leg_response<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        index: usize,
+        response: &Response,
+    ) {
+        let code = response.status.as_u16();
+        if index >= self.legs.len() || code == 100 {
+            return;
+        }
+        if code < 200 {
+            self.leg_provisional(ctx, index, response);
+        } else if code < 300 {
+            self.leg_success(now, ctx, index, response);
+        } else {
+            self.leg_failure(now, ctx, index, code, Some(response));
+        }
+    }
+
+    fn leg_provisional<R: Entropy>(&mut self, ctx: &mut Ctx<R>, index: usize, response: &Response) {
+        let call_id = self.id;
+        let leg = &mut self.legs[index];
+        let _ = leg.dialogs.handle_response(response);
+        if leg.state == LegState::Calling {
+            leg.state = LegState::Proceeding;
+        }
+        if leg.cancel_wanted {
+            leg.cancel_wanted = false;
+            let cancel = cancel_for(&leg.invite);
+            let destination = leg.target.destination;
+            self.start(ctx, TxPurpose::Fire, cancel, destination);
+            return;
+        }
+        if self.is_ended() || self.answered.is_some() || self.legs[index].group != self.group_no {
+            return;
+        }
+        let mut relay = response_to(&self.a.invite, response.status, Some(&self.a.tag));
+        relay.reason.clone_from(&response.reason);
+        relay.headers.push(HeaderName::CONTACT, ctx.contact_value());
+        if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+            self.b_remote = remote_rtp(&sdp);
+            self.legs[index].codec = codec_name(&sdp);
+            set_sdp(
+                &mut relay.headers,
+                &mut relay.body,
+                anchored(&sdp, ctx.config.media_address, self.port(Side::A)),
+            );
+            self.emit_relay(ctx);
+        }
+        let _ = call_id;
+        ctx.respond(self.a.tx, relay);
+    }
+
+    fn ack_and_bye<R: Entropy>(
+        &mut self,
+        ctx: &mut Ctx<R>,
+        dialog: &mut Dialog,
+        destination: Destination,
+    ) {
+        let via = ctx.via();
+        if let Ok(ack) = dialog.create_ack(&via) {
+            ctx.stateless(destination, SipMessage::Request(ack));
+        }
+        let via = ctx.via();
+        if let Ok(bye) = dialog.create_request(Method::BYE, &via) {
+            self.start(ctx, TxPurpose::Fire, bye, destination);
+        }
+    }
+
+    fn leg_success<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        index: usize,
+        response: &Response,
+    ) {
+        let destination = self.legs[index].target.destination;
+        let remote_tag = response
+            .headers
+            .typed::<To>()
+            .and_then(Result::ok)
+            .and_then(|t| t.tag().map(str::to_owned));
+        // A retransmitted 2xx of the winning dialog: ACK again.
+        if let Some(dialog) = &self.legs[index].dialog
+            && remote_tag.as_deref() == Some(dialog.id().remote_tag.as_str())
+        {
+            {
+                let via = ctx.via();
+                if let Ok(ack) = dialog.create_ack(&via) {
+                    ctx.stateless(destination, SipMessage::Request(ack));
+                }
+                return;
+            }
+        }
+        let leg = &mut self.legs[index];
+        let Ok(Some(id)) = leg.dialogs.handle_response(response) else {
+            return;
+        };
+        let Some(mut dialog) = leg.dialogs.remove(&id.remote_tag) else {
+            return;
+        };
+        leg.status = Some(response.status.as_u16());
+        let won = self.winner.is_none() && self.ended.is_none() && leg.group == self.group_no;
+        if !won {
+            // Lost the race (another fork answered, or A gave up): ACK + BYE.
+            if leg.dialog.is_none() {
+                leg.state = LegState::Answered;
+            }
+            self.ack_and_bye(ctx, &mut dialog, destination);
+            return;
+        }
+        leg.state = LegState::Answered;
+        let via = ctx.via();
+        if let Ok(ack) = dialog.create_ack(&via) {
+            ctx.stateless(destination, SipMessage::Request(ack));
+        }
+        leg.dialog = Some(dialog);
+        self.winner = Some(index);
+        let mut body = Vec::new();
+        if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+            self.b_remote = remote_rtp(&sdp);
+            self.legs[index].codec = codec_name(&sdp);
+            self.a_codec.clone_from(&self.legs[index].codec);
+            body = anchored(&sdp, ctx.config.media_address, self.port(Side::A));
+        }
+        for other in 0..self.legs.len() {
+            if other != index {
+                self.cancel_leg(ctx, other);
+            }
+        }
+        self.answer_a(now, ctx, body);
+        self.emit_relay(ctx);
+    }
+
+    /// Sends the 2xx to A, creates the A dialog and the retransmitter.
+    fn answer_a<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, sdp: Vec<u8>) {
+        let mut ok = response_to(&self.a.invite, StatusCode::OK, Some(&self.a.tag));
+        ok.headers.push(HeaderName::CONTACT, ctx.contact_value());
+        ok.headers.push(
+            HeaderName::ALLOW,
+            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
+        );
+        if let Some(interval) = self.a.session_expires {
+            ok.headers.push(
+                HeaderName::SESSION_EXPIRES,
+                format!("{interval};refresher=uac"),
+            );
+            if self.a.timer_supported {
+                ok.headers.push(HeaderName::REQUIRE, "timer");
+            }
+            self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
+        }
+        if !sdp.is_empty() {
+            set_sdp(&mut ok.headers, &mut ok.body, sdp);
+        }
+        self.a.dialog = Dialog::uas(
+            &self.a.invite,
+            StatusCode::OK,
+            &self.a.tag,
+            ctx.contact_uri(),
+        )
+        .ok();
+        self.retx.push((
+            Side::A,
+            SuccessRetransmitter::new(
+                now,
+                ok.clone(),
+                self.a.source,
+                self.a.reliability,
+                ctx.config.timers,
+            ),
+        ));
+        ctx.respond(self.a.tx, ok);
+        self.answered = Some(now);
+        self.max_end = self.max_duration.map(|d| now + d);
+        ctx.events.push_back(Event::CallAnswered {
+            call_id_ref: self.id,
+        });
+    }
+
+    fn emit_relay<R: Entropy>(&self, ctx: &mut Ctx<R>) {
+        if let (Some(a_remote), Some(b_remote), Some(p)) =
+            (self.a_remote, self.b_remote, self.ports)
+        {
+            ctx.media.push_back(MediaInstruction::Relay {
+                call: self.id,
+                a_local_port: p.a_port,
+                a_remote,
+                b_local_port: p.b_port,
+                b_remote,
+            });
+        }
+    }
+
+    pub(crate) fn cancel_leg<R: Entropy>(&mut self, ctx: &mut Ctx<R>, index: usize) {
+        let leg = &mut self.legs[index];
+        match leg.state {
+            LegState::Calling => leg.cancel_wanted = true,
+            LegState::Proceeding => {
+                let cancel = cancel_for(&leg.invite);
+                let destination = leg.target.destination;
+                self.start(ctx, TxPurpose::Fire, cancel, destination);
+            }
+            LegState::Answered | LegState::Failed => {}
+        }
+    }
+
+    fn retry_with_auth<R: Entropy>(
+        &mut self,
+        ctx: &mut Ctx<R>,
+        index: usize,
+        response: &Response,
+    ) -> bool {
+        let leg = &self.legs[index];
+        let code = response.status.as_u16();
+        let Some(creds) = leg.target.credentials.clone() else {
+            return false;
+        };
+        if leg.auth_tried || !(code == 401 || code == 407) {
+            return false;
+        }
+        let (challenge_name, auth_name) = if code == 401 {
+            (HeaderName::WWW_AUTHENTICATE, HeaderName::AUTHORIZATION)
+        } else {
+            (
+                HeaderName::PROXY_AUTHENTICATE,
+                HeaderName::PROXY_AUTHORIZATION,
+            )
+        };
+        let challenges: Vec<&str> = response.headers.get_all(&challenge_name).collect();
+        let uri = leg.invite.uri.to_string();
+        let cnonce = ctx.random16();
+        let Ok(value) = DigestClient::default().respond(
+            &challenges,
+            "INVITE",
+            &uri,
+            &creds.username,
+            &creds.password,
+            cnonce,
+            1,
+        ) else {
+            return false;
+        };
+        let mut invite = leg.invite.clone();
+        let seq = invite
+            .headers
+            .typed::<CSeq>()
+            .and_then(Result::ok)
+            .map_or(1, |c| c.seq.saturating_add(1));
+        invite.headers.set(HeaderName::VIA, ctx.via().to_string());
+        invite
+            .headers
+            .set(HeaderName::CSEQ, format!("{seq} INVITE"));
+        invite.headers.set(auth_name, value.into_string());
+        let destination = leg.target.destination;
+        let tx = self.start(ctx, TxPurpose::Invite(index), invite.clone(), destination);
+        let contact = ctx.contact_uri();
+        let leg = &mut self.legs[index];
+        leg.tx = tx;
+        leg.auth_tried = true;
+        leg.state = LegState::Calling;
+        leg.dialogs = UacDialogs::new(invite.clone(), contact);
+        leg.invite = invite;
+        true
+    }
+
+    pub(crate) fn leg_failure<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        index: usize,
+        code: u16,
+        response: Option<&Response>,
+    ) {
+        if index >= self.legs.len()
+            || matches!(
+                self.legs[index].state,
+                LegState::Answered | LegState::Failed
+            )
+        {
+            return;
+        }
+        if let Some(r) = response
+            && !self.is_ended()
+            && self.retry_with_auth(ctx, index, r)
+        {
+            return;
+        }
+        let leg = &mut self.legs[index];
+        leg.state = LegState::Failed;
+        leg.cancel_wanted = false;
+        leg.status = Some(code);
+        // Timer B timeouts (no response) do not count as a response.
+        if response.is_some() && self.best.is_none_or(|b| rank(code) < rank(b)) {
+            self.best = Some(code);
+        }
+        if self.is_ended() || self.winner.is_some() || self.legs[index].group != self.group_no {
+            return;
+        }
+        if code >= 600 {
+            for other in 0..self.legs.len() {
+                self.cancel_leg(ctx, other);
+            }
+        }
+        let group = self.group_no;
+        let pending = self.legs.iter().any(|l| {
+            l.group == group
+                && matches!(l.state, LegState::Calling | LegState::Proceeding)
+                && code < 600
+        });
+        if pending {
+            return;
+        }
+        let terminal = self
+            .legs
+            .iter()
+            .filter(|l| l.group == group)
+            .filter_map(|l| l.status)
+            .filter(|s| TERMINAL.contains(s))
+            .min_by_key(|s| rank(*s));
+        if let Some(status) = terminal {
+            self.final_to_a(ctx, status);
+            self.end(
+                now,
+                ctx,
+                disposition_for(status),
+                EndReason::NotAnswered,
+                status,
+            );
+        } else {
+            self.next_group(now, ctx);
+        }
+    }
+
+    fn final_to_a<R: Entropy>(&mut self, ctx: &mut Ctx<R>, status: u16) {
+        let tag = self.a.tag.clone();
+        ctx.reply(self.a.tx, &self.a.invite, status, Some(&tag));
+        self.a.session_expires = None;
+    }
+
+    // ---------------------------------------------------------------- CANCEL
+
+    pub(crate) fn cancel_from_a<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        if self.answered.is_some() || self.is_ended() {
+            return;
+        }
+        self.final_to_a(ctx, 487);
+        for i in 0..self.legs.len() {
+            self.cancel_leg(ctx, i);
+        }
+        self.end(now, ctx, Disposition::Cancelled, EndReason::Cancelled, 487);
+    }
+
+    // ------------------------------------------------------------- in-dialog
+
+    fn dialog_mut(&mut self, side: Side) -> Option<&mut Dialog> {
+        match side {
+            Side::A => self.a.dialog.as_mut(),
+            Side::B => self.winner.and_then(|w| self.legs[w].dialog.as_mut()),
+        }
+    }
+
+    fn destination(&self, side: Side) -> Option<Destination> {
+        match side {
+            Side::A => Some(self.a.source),
+            Side::B => self.winner.map(|w| self.legs[w].target.destination),
+        }
+    }
+
+    /// Sends BYE on `side` if it has a dialog.
+    fn bye<R: Entropy>(&mut self, ctx: &mut Ctx<R>, side: Side) {
+        let via = ctx.via();
+        let Some(destination) = self.destination(side) else {
+            return;
+        };
+        let Some(bye) = self
+            .dialog_mut(side)
+            .and_then(|d| d.create_request(Method::BYE, &via).ok())
+        else {
+            return;
+        };
+        self.start(ctx, TxPurpose::Fire, bye, destination);
+    }
+
+    /// BYE to both sides and end the answered call.
+    pub(crate) fn hangup_both<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        reason: EndReason,
+    ) {
+        if self.is_ended() {
+            return;
+        }
+        self.bye(ctx, Side::A);
+        self.bye(ctx, Side::B);
+        for i in 0..self.legs.len() {
+            self.cancel_leg(ctx, i);
+        }
+        self.end(now, ctx, Disposition::Answered, reason, 200);
+    }
+
+    /// An in-dialog request (not ACK, not CANCEL) from `side`.
+    pub(crate) fn in_dialog<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        tx: TransactionId,
+        request: Request,
+    ) {
+        if self.is_ended() {
+            ctx.reply(tx, &request, 481, None);
+            return;
+        }
+        let Some(dialog) = self.dialog_mut(side) else {
+            ctx.reply(tx, &request, 481, None);
+            return;
+        };
+        if let Err(e) = dialog.handle_remote_request(&request) {
+            ctx.reply(tx, &request, e.status().as_u16(), None);
+            return;
+        }
+        if request.method == Method::BYE {
+            ctx.reply(tx, &request, 200, None);
+            self.bye(ctx, side.other());
+            let reason = match side {
+                Side::A => EndReason::CallerHangup,
+                Side::B => EndReason::CalleeHangup,
+            };
+            self.end(now, ctx, Disposition::Answered, reason, 200);
+            return;
+        }
+        let is_invite = request.method == Method::INVITE;
+        if is_invite && (self.forwarding_invite || self.retx.iter().any(|(_, r)| !r.is_done())) {
+            ctx.reply(tx, &request, 491, None);
+            return;
+        }
+        let to = side.other();
+        let (Some(destination), via) = (self.destination(to), ctx.via()) else {
+            ctx.reply(tx, &request, 481, None);
+            return;
+        };
+        let port = self.port(to);
+        let media_address = ctx.config.media_address;
+        let Some(mut out) = self
+            .dialog_mut(to)
+            .and_then(|d| d.create_request(request.method.clone(), &via).ok())
+        else {
+            ctx.reply(tx, &request, 500, None);
+            return;
+        };
+        if let Some(sdp) = sdp_of(&request.headers, &request.body) {
+            self.learn_sdp(ctx, side, &sdp);
+            set_sdp(
+                &mut out.headers,
+                &mut out.body,
+                anchored(&sdp, media_address, port),
+            );
+        } else if !request.body.is_empty() {
+            if let Some(ct) = request.headers.get(&HeaderName::CONTENT_TYPE) {
+                out.headers.push(HeaderName::CONTENT_TYPE, ct);
+            }
+            out.body.clone_from(&request.body);
+        }
+        if is_invite {
+            self.forwarding_invite = true;
+        }
+        self.start(
+            ctx,
+            TxPurpose::Forward {
+                from: side,
+                server_tx: tx,
+                original: Box::new(request),
+            },
+            out,
+            destination,
+        );
+    }
+
+    /// Records a remote SDP of `side`: its RTP address and direction.
+    fn learn_sdp<R: Entropy>(&mut self, ctx: &mut Ctx<R>, side: Side, sdp: &Session) {
+        let remote = remote_rtp(sdp);
+        let slot = match side {
+            Side::A => &mut self.a_remote,
+            Side::B => &mut self.b_remote,
+        };
+        let changed = remote.is_some() && *slot != remote;
+        if changed {
+            *slot = remote;
+        }
+        ctx.media.push_back(MediaInstruction::Direction {
+            call: self.id,
+            side,
+            direction: direction(sdp),
+        });
+        if changed {
+            self.emit_relay(ctx);
+        }
+    }
+
+    /// The final answer to a forwarded in-dialog request.
+    pub(crate) fn forward_response<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        from: Side,
+        server_tx: TransactionId,
+        original: &Request,
+        response: Option<&Response>,
+    ) {
+        let is_invite = original.method == Method::INVITE;
+        let Some(response) = response else {
+            if is_invite {
+                self.forwarding_invite = false;
+            }
+            ctx.reply(server_tx, original, 408, None);
+            return;
+        };
+        if !response.status.is_final() {
+            return;
+        }
+        if is_invite {
+            self.forwarding_invite = false;
+        }
+        let to = from.other();
+        let mut relay = response_to(original, response.status, None);
+        relay.reason.clone_from(&response.reason);
+        if response.status.is_success() {
+            if let Some(d) = self.dialog_mut(to) {
+                let _ = d.handle_response(&original.method, response);
+            }
+            if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+                self.learn_sdp(ctx, to, &sdp);
+                set_sdp(
+                    &mut relay.headers,
+                    &mut relay.body,
+                    anchored(&sdp, ctx.config.media_address, self.port(from)),
+                );
+            }
+            if (is_invite || original.method == Method::UPDATE)
+                && let Some(interval) = self.a.session_expires
+            {
+                self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
+            }
+            if is_invite {
+                relay.headers.push(HeaderName::CONTACT, ctx.contact_value());
+                let via = ctx.via();
+                if let (Some(ack), Some(destination)) = (
+                    self.dialog_mut(to).and_then(|d| d.create_ack(&via).ok()),
+                    self.destination(to),
+                ) {
+                    ctx.stateless(destination, SipMessage::Request(ack));
+                }
+                if let Some(destination) = self.destination(from) {
+                    let reliability = if from == Side::A {
+                        self.a.reliability
+                    } else {
+                        Reliability::Unreliable
+                    };
+                    self.retx.push((
+                        from,
+                        SuccessRetransmitter::new(
+                            now,
+                            relay.clone(),
+                            destination,
+                            reliability,
+                            ctx.config.timers,
+                        ),
+                    ));
+                }
+            }
+        }
+        ctx.respond(server_tx, relay);
+    }
+
+    /// An ACK for one of our 2xx from `side`.
+    pub(crate) fn ack<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, side: Side) {
+        for (s, r) in &mut self.retx {
+            if *s == side && !r.is_done() {
+                r.handle_ack(now);
+            }
+        }
+        self.drain_retx(now, ctx);
+    }
+
+    // ------------------------------------------------------------------ time
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = self.retx.iter().filter_map(|(_, r)| r.poll_timeout()).min();
+        if !self.is_ended() {
+            for t in [self.max_end, self.session_expiry].into_iter().flatten() {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        }
+        next
+    }
+
+    pub(crate) fn handle_timeout<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        for (_, r) in &mut self.retx {
+            r.handle_timeout(now);
+        }
+        self.drain_retx(now, ctx);
+        if self.max_end.is_some_and(|t| t <= now) {
+            self.hangup_both(now, ctx, EndReason::MaxDuration);
+        }
+        if self.session_expiry.is_some_and(|t| t <= now) {
+            self.hangup_both(now, ctx, EndReason::SessionExpired);
+        }
+    }
+
+    fn drain_retx<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
+        let mut timed_out = false;
+        for (_, r) in &mut self.retx {
+            while let Some(t) = r.poll_transmit() {
+                ctx.stateless(t.destination, t.message);
+            }
+            while let Some(e) = r.poll_event() {
+                timed_out |= e == RetransmitEvent::AckTimedOut;
+            }
+        }
+        self.retx.retain(|(_, r)| !r.is_done());
+        if timed_out {
+            self.hangup_both(now, ctx, EndReason::AckTimeout);
+        }
+    }
+
+    // ------------------------------------------------------------------- end
+
+    pub(crate) fn end<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        disposition: Disposition,
+        reason: EndReason,
+        final_status: u16,
+    ) {
+        if self.is_ended() {
+            return;
+        }
+        self.ended = Some(now);
+        self.max_end = None;
+        self.session_expiry = None;
+        self.retx.clear();
+        let mut legs = vec![LegSummary {
+            side: Side::A,
+            call_id: self.a.call_id.clone(),
+            remote: self.a.source.addr,
+            trunk_id: None,
+            codec: self.a_codec.clone(),
+            status: Some(final_status),
+        }];
+        legs.extend(self.legs.iter().map(|l| LegSummary {
+            side: Side::B,
+            call_id: l.call_id.clone(),
+            remote: l.target.destination.addr,
+            trunk_id: l.target.trunk_id.clone(),
+            codec: l.codec.clone(),
+            status: l.status,
+        }));
+        let summary = CallSummary {
+            call: self.id,
+            call_id: self.a.call_id.clone(),
+            legs,
+            caller: self.caller.clone(),
+            callee: self.callee.clone(),
+            started: self.started,
+            answered: self.answered,
+            ended: now,
+            disposition,
+            reason,
+            final_status,
+            reject_code: self.reject_code.clone(),
+            emergency: self.emergency,
+        };
+        ctx.events.push_back(Event::CallEnded(Box::new(summary)));
+        if self.ports.is_some() {
+            ctx.media
+                .push_back(MediaInstruction::Release { call: self.id });
+        }
+    }
+}
