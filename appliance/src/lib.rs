@@ -6,4 +6,5 @@ pub mod config;
 pub mod daemon;
 pub mod routing;
 pub mod selftest;
+pub mod sip_resolve;
 pub mod store;
