@@ -144,8 +144,8 @@ fn ttl_left(valid_until: Instant) -> Duration {
 #[tokio::test]
 async fn srv_records_give_targets_by_priority_with_both_families() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
-    let resolved = resolver
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let resolved = sip
         .resolve("provider.test", None, Transport::Udp)
         .await
         .unwrap();
@@ -175,8 +175,8 @@ async fn srv_records_give_targets_by_priority_with_both_families() {
 #[tokio::test]
 async fn tls_uses_the_sips_srv_record() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
-    let resolved = resolver
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let resolved = sip
         .resolve("provider.test", None, Transport::Tls)
         .await
         .unwrap();
@@ -195,8 +195,8 @@ async fn tls_uses_the_sips_srv_record() {
 #[tokio::test]
 async fn explicit_port_uses_the_hosts_own_addresses() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
-    let resolved = resolver
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let resolved = sip
         .resolve("provider.test", Some(5099), Transport::Tcp)
         .await
         .unwrap();
@@ -209,12 +209,9 @@ async fn explicit_port_uses_the_hosts_own_addresses() {
 #[tokio::test]
 async fn a_name_with_only_a_records_falls_back_to_the_default_port() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
     for (transport, port) in [(Transport::Udp, 5060), (Transport::Tls, 5061)] {
-        let resolved = resolver
-            .resolve("aonly.test", None, transport)
-            .await
-            .unwrap();
+        let resolved = sip.resolve("aonly.test", None, transport).await.unwrap();
         assert_eq!(
             addrs(&resolved.targets),
             vec![SocketAddr::new(v4(20), port)]
@@ -222,7 +219,7 @@ async fn a_name_with_only_a_records_falls_back_to_the_default_port() {
         // Bounded by the negative TTL of the missing SRV record (SOA minimum 120 s).
         let left = ttl_left(resolved.valid_until);
         assert!(
-            left > Duration::from_secs(100) && left <= Duration::from_secs(120),
+            left > Duration::from_secs(100) && left <= Duration::from_mins(2),
             "{left:?}"
         );
     }
@@ -231,8 +228,8 @@ async fn a_name_with_only_a_records_falls_back_to_the_default_port() {
 #[tokio::test]
 async fn a_short_ttl_is_raised_to_thirty_seconds() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
-    let resolved = resolver
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let resolved = sip
         .resolve("shortttl.test", Some(5060), Transport::Udp)
         .await
         .unwrap();
@@ -246,9 +243,9 @@ async fn a_short_ttl_is_raised_to_thirty_seconds() {
 #[tokio::test]
 async fn a_missing_name_is_nxdomain() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
     for port in [None, Some(5060)] {
-        let error = resolver
+        let error = sip
             .resolve("missing.test", port, Transport::Udp)
             .await
             .unwrap_err();
@@ -265,8 +262,8 @@ async fn a_missing_name_is_nxdomain() {
 #[tokio::test]
 async fn an_srv_target_of_dot_means_no_sip_service() {
     let (_server, dns) = dns_server().await;
-    let resolver = SipResolver::with_name_servers(vec![dns]).unwrap();
-    let error = resolver
+    let sip = SipResolver::with_name_servers(vec![dns]).unwrap();
+    let error = sip
         .resolve("nosip.test", None, Transport::Udp)
         .await
         .unwrap_err();
@@ -281,8 +278,8 @@ async fn an_srv_target_of_dot_means_no_sip_service() {
 #[tokio::test]
 async fn ip_literals_need_no_dns() {
     // No server at all: a literal must not query.
-    let resolver = SipResolver::with_name_servers(vec!["127.0.0.1:9".parse().unwrap()]).unwrap();
-    let resolved = resolver
+    let sip = SipResolver::with_name_servers(vec!["127.0.0.1:9".parse().unwrap()]).unwrap();
+    let resolved = sip
         .resolve("192.0.2.7", None, Transport::Tls)
         .await
         .unwrap();
@@ -293,7 +290,7 @@ async fn ip_literals_need_no_dns() {
 async fn a_silent_name_server_gives_a_timeout() {
     // A bound socket that never answers.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let resolver = SipResolver::new(&ResolverSettings {
+    let sip = SipResolver::new(&ResolverSettings {
         name_servers: NameServers::Explicit(vec![silent.local_addr().unwrap()]),
         query_timeout: Duration::from_millis(150),
         attempts: 1,
@@ -301,7 +298,7 @@ async fn a_silent_name_server_gives_a_timeout() {
     })
     .unwrap();
     let started = Instant::now();
-    let error = resolver
+    let error = sip
         .resolve("provider.test", None, Transport::Udp)
         .await
         .unwrap_err();

@@ -19,7 +19,7 @@ use super::ResolveError;
 /// Shortest validity of a resolution result, whatever the records' TTLs say.
 pub const MIN_TTL: Duration = Duration::from_secs(30);
 /// Longest validity of a resolution result (also used for IP literals).
-pub const MAX_TTL: Duration = Duration::from_secs(3600);
+pub const MAX_TTL: Duration = Duration::from_hours(1);
 
 /// A trunk host as configured: an IP literal or a domain name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +169,7 @@ pub trait WeightRng {
     fn below(&mut self, bound: u64) -> u64;
 }
 
-/// A small, seedable pseudo-random generator (SplitMix64). Good enough to
+/// A small, seedable pseudo-random generator (`SplitMix64`). Good enough to
 /// spread load over SRV targets; not for cryptography.
 #[derive(Debug, Clone)]
 pub struct SplitMix64 {
@@ -663,7 +663,7 @@ mod tests {
             addrs(&targets),
             vec![SocketAddr::new(v4(10), 5070), SocketAddr::new(v6(10), 5070)]
         );
-        assert_eq!(targets.ttl, Duration::from_secs(120));
+        assert_eq!(targets.ttl, Duration::from_mins(2));
     }
 
     #[test]
