@@ -7,4 +7,5 @@ pub mod daemon;
 pub mod routing;
 pub mod selftest;
 pub mod sip_transport;
+pub mod sip_resolve;
 pub mod store;
