@@ -257,3 +257,22 @@ fn internal_only_profile_is_refused_a_mobile_number() {
     assert_eq!(cdr.permission.decision, Decision::Denied);
     assert_eq!(cdr.permission.reason, "permission.mobile_denied");
 }
+
+#[test]
+fn transport_error_towards_the_first_trunk_fails_over() {
+    let mut net = Net::new(site(false));
+    let mut alice = registered(&mut net, "201", A);
+    alice.call(&mut net, "0612345678", "call-te@192.0.2.1");
+    net.request_to(KPN, "INVITE");
+    let (now, kpn) = (net.now, KPN.parse().unwrap());
+    net.pbx
+        .handle_transport_error(now, kpn, voip_sip::registrar::TransportKind::Udp, None);
+    while let Some(t) = net.pbx.poll_transmit() {
+        net.sent.push(t);
+    }
+    let to_backup = net.request_to(BACKUP, "INVITE");
+    assert_eq!(
+        to_backup.uri.to_string(),
+        "sip:+31612345678@203.0.113.20:5060"
+    );
+}

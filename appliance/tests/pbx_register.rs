@@ -181,3 +181,90 @@ fn trunk_registers_with_digest_and_reports_registered() {
     )));
     assert!(net.pbx.routing().is_trunk_up("kpn"));
 }
+
+#[test]
+fn register_and_invite_failures_count_toward_the_same_ban() {
+    let mut net = Net::new(site(false));
+    let at = "192.0.2.66:5060";
+    let mut attacker = Phone::new("201", "fout", at);
+    let b = net.branch();
+    let first = attacker.register_request(&b, None);
+    net.send(at, first);
+    let reg_challenge = net.final_to(at);
+    for _ in 0..3 {
+        let auth = attacker.answer(&reg_challenge, "REGISTER", &format!("sip:{PBX_IP}"), "fout");
+        let b = net.branch();
+        let req = attacker.register_request(&b, Some(&auth));
+        net.send(at, req);
+        assert_eq!(net.codes_to(at), [401]);
+    }
+    let b = net.branch();
+    let invite = attacker.invite("202", "c-ban@192.0.2.66", &b, None);
+    net.send(at, invite);
+    let inv_challenge = net.final_to(at);
+    assert_eq!(inv_challenge.status.as_u16(), 407);
+    for i in 0..2 {
+        let auth = attacker.answer(
+            &inv_challenge,
+            "INVITE",
+            &format!("sip:202@{PBX_IP}"),
+            "fout",
+        );
+        let b = net.branch();
+        let invite = attacker.invite("202", &format!("c-ban{i}@192.0.2.66"), &b, Some(&auth));
+        net.send(at, invite);
+        assert_eq!(net.codes_to(at), [407]);
+    }
+    let failures = net
+        .events
+        .iter()
+        .filter(|e| matches!(e, PbxEvent::InviteAuthFailed { .. }))
+        .count();
+    assert_eq!(failures, 2);
+    assert!(
+        net.events
+            .iter()
+            .any(|e| matches!(e, PbxEvent::SourceBanned { .. })),
+        "3 REGISTER + 2 INVITE failures reach the limit of 5"
+    );
+    let b = net.branch();
+    net.send(at, options(&b));
+    assert!(net.take(at).is_empty(), "banned: dropped silently");
+}
+
+#[test]
+fn credentials_computed_for_another_request_uri_are_challenged_again() {
+    let mut net = Net::new(site(false));
+    let at = "192.0.2.1:5060";
+    let mut alice = Phone::new("201", "pw-201", at);
+    let b = net.branch();
+    let first = alice.invite("202", "c-uri@192.0.2.1", &b, None);
+    net.send(at, first);
+    let challenge = net.final_to(at);
+    // A correct answer, but for a call to 0900 instead of 202.
+    let auth = alice.answer(
+        &challenge,
+        "INVITE",
+        &format!("sip:0900123456@{PBX_IP}"),
+        "pw-201",
+    );
+    let b = net.branch();
+    let invite = alice.invite("202", "c-uri2@192.0.2.1", &b, Some(&auth));
+    net.send(at, invite);
+    assert_eq!(net.final_to(at).status.as_u16(), 407);
+    assert!(net.records.is_empty(), "no call was started");
+}
+
+#[test]
+fn reload_starts_registering_a_trunk_switched_to_register() {
+    let mut net = Net::new(site(false));
+    assert!(net.take(KPN).is_empty(), "kpn does not register");
+    let secrets = voip_appliance::secrets::Secrets::from_toml_str(pbx_support::SECRETS).unwrap();
+    let (now, unix) = (net.now, net.unix);
+    net.pbx.reload(now, unix, site(true), secrets);
+    while let Some(t) = net.pbx.poll_transmit() {
+        net.sent.push(t);
+    }
+    let register = net.request_to(KPN, "REGISTER");
+    assert_eq!(register.uri.to_string(), "sip:203.0.113.10:5060");
+}

@@ -31,8 +31,12 @@
 //!    for our realm (same realm, nonce secret and semantics as the
 //!    registrar): none → 407 with `Proxy-Authenticate` (not a failure); wrong
 //!    → 407 and a failure counted into the tracker; malformed → 400 and a
-//!    failure; stale → 407 `stale=true`. The authenticated user is the
-//!    calling extension, whatever the From header says.
+//!    failure; stale → 407 `stale=true`; correct credentials computed for
+//!    another Request-URI (digest `uri`) → 407, not counted. The
+//!    authenticated user is the calling extension, whatever the From header
+//!    says. Nonces are stateless (see `voip_sip::auth::DigestServer`), so an
+//!    answer can be replayed to the same Request-URI while its nonce is
+//!    fresh (5 minutes); use TLS where that matters.
 //! 5. `OPTIONS` out of dialog → 200 with `Allow`, `Accept` and `Supported`
 //!    (no `Server` header). `BYE`, `INFO` and `UPDATE` out of dialog → the
 //!    B2BUA (481). Any other method → 501 with `Allow`.
@@ -521,6 +525,12 @@ impl<R: Entropy> Pbx<R> {
     /// New configuration and secrets; see the module docs for what changes.
     pub fn reload(&mut self, now: Instant, now_unix: Duration, site: SiteConfig, secrets: Secrets) {
         self.anchor = (now, now_unix);
+        let old_hosts: HashMap<String, String> = self
+            .site
+            .trunks
+            .iter()
+            .map(|t| (t.id.clone(), t.host.clone()))
+            .collect();
         self.site = site;
         self.secrets = secrets;
         let clock = self.ban_clock(now);
@@ -542,7 +552,11 @@ impl<R: Entropy> Pbx<R> {
         }
         for trunk in &wanted {
             if let Ok(ip) = trunk.host.parse::<IpAddr>() {
-                self.trunk_addrs.entry(trunk.id.clone()).or_insert(vec![ip]);
+                self.trunk_addrs.insert(trunk.id.clone(), vec![ip]);
+            } else if old_hosts.get(&trunk.id) != Some(&trunk.host) {
+                // A new host name: the old addresses no longer apply; the
+                // shell resolves it and calls `set_trunk_addresses`.
+                self.trunk_addrs.remove(&trunk.id);
             }
             if !keep.contains(&trunk.id) {
                 self.add_trunk_core(trunk);
@@ -1104,9 +1118,14 @@ impl<R: Entropy> Pbx<R> {
             })
         });
         let (stale, failure, malformed) = match verdict {
-            Some(Verdict::Authenticated { username, .. }) => {
+            Some(Verdict::Authenticated { username, uri, .. }) => {
                 self.bans.record_success(clock, source.ip());
-                return Ok(username);
+                // Credentials are only good for the Request-URI they were
+                // computed for: a captured answer cannot call elsewhere.
+                if Uri::parse(&uri).is_ok_and(|u| u == request.uri) {
+                    return Ok(username);
+                }
+                (false, false, false)
             }
             None | Some(Verdict::OtherScheme) => (false, false, false),
             Some(Verdict::Stale) => (true, false, false),
