@@ -4,7 +4,9 @@
 
 pub mod config;
 pub mod daemon;
+pub mod pbx;
 pub mod routing;
+pub mod secrets;
 pub mod selftest;
 pub mod sip_transport;
 pub mod sip_resolve;

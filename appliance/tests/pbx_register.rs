@@ -1,0 +1,270 @@
+//! The `Pbx` core's registrar side, bans, OPTIONS, the INVITE challenge and
+//! trunk registration, in virtual time over an in-memory network.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers: a failure should panic the test"
+)]
+
+mod pbx_support;
+
+use pbx_support::{KPN, Net, PBX_IP, Phone, reply, request, site};
+use voip_appliance::pbx::PbxEvent;
+use voip_sip::message::{HeaderName, StatusCode};
+use voip_sip::registrar::RegistrarEvent;
+use voip_sip::transaction::response_to;
+use voip_sip::trunk::{TrunkEvent, TrunkState};
+
+#[test]
+fn phone_registers_after_a_digest_challenge() {
+    let mut net = Net::new(site(false));
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    assert_eq!(phone.register(&mut net), 200);
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        PbxEvent::Registrar(RegistrarEvent::Registered { aor, contacts: 1 }) if aor == "201"
+    )));
+    let bindings = net.pbx.registrar().lookup("201", net.now);
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].flow.remote, "192.0.2.1:5060".parse().unwrap());
+}
+
+#[test]
+fn wrong_password_bans_the_source_but_not_other_phones() {
+    let mut net = Net::new(site(false));
+    let mut attacker = Phone::new("201", "fout", "192.0.2.66:5060");
+    let b = net.branch();
+    let first = attacker.register_request(&b, None);
+    net.send("192.0.2.66:5060", first);
+    let challenge = net.final_to("192.0.2.66:5060");
+    assert_eq!(challenge.status.as_u16(), 401);
+    for attempt in 1..=5 {
+        let auth = attacker.answer(&challenge, "REGISTER", &format!("sip:{PBX_IP}"), "fout");
+        let b = net.branch();
+        let req = attacker.register_request(&b, Some(&auth));
+        net.send("192.0.2.66:5060", req);
+        assert_eq!(
+            net.codes_to("192.0.2.66:5060"),
+            [401],
+            "attempt {attempt} is still answered"
+        );
+    }
+    assert!(
+        net.events
+            .iter()
+            .any(|e| matches!(e, PbxEvent::SourceBanned { .. }))
+    );
+    // Further packets from the banned source are dropped silently, even
+    // OPTIONS and a correct password.
+    let auth = attacker.answer(&challenge, "REGISTER", &format!("sip:{PBX_IP}"), "pw-201");
+    let b = net.branch();
+    let req = attacker.register_request(&b, Some(&auth));
+    net.send("192.0.2.66:5060", req);
+    let b = net.branch();
+    net.send("192.0.2.66:5060", options(&b));
+    assert!(net.take("192.0.2.66:5060").is_empty());
+    assert!(net.pbx.registrar().lookup("201", net.now).is_empty());
+    // Another phone from another source still registers.
+    let mut other = Phone::new("202", "pw-202", "192.0.2.2:5060");
+    assert_eq!(other.register(&mut net), 200);
+}
+
+fn options(branch: &str) -> voip_sip::message::Request {
+    request(&format!(
+        "OPTIONS sip:{PBX_IP} SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.50:5060;branch={branch}
+Max-Forwards: 70
+From: <sip:monitor@192.0.2.50>;tag=m1
+To: <sip:{PBX_IP}>
+Call-ID: opt-1@192.0.2.50
+CSeq: 1 OPTIONS
+Content-Length: 0
+
+"
+    ))
+}
+
+#[test]
+fn options_out_of_dialog_is_answered_200_with_capabilities() {
+    let mut net = Net::new(site(false));
+    let b = net.branch();
+    net.send("192.0.2.50:5060", options(&b));
+    let ok = net.final_to("192.0.2.50:5060");
+    assert_eq!(ok.status, StatusCode::OK);
+    let allow = ok.headers.get(&HeaderName::ALLOW).unwrap();
+    for m in ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER"] {
+        assert!(allow.contains(m), "{allow}");
+    }
+    assert_eq!(ok.headers.get(&HeaderName::ACCEPT), Some("application/sdp"));
+    assert!(ok.headers.contains(&HeaderName::SUPPORTED));
+    assert!(!ok.headers.contains(&HeaderName::SERVER));
+}
+
+#[test]
+fn unknown_method_out_of_dialog_gets_501_with_allow() {
+    let mut net = Net::new(site(false));
+    let b = net.branch();
+    let msg = request(&format!(
+        "MESSAGE sip:201@{PBX_IP} SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.50:5060;branch={b}
+Max-Forwards: 70
+From: <sip:x@192.0.2.50>;tag=m1
+To: <sip:201@{PBX_IP}>
+Call-ID: msg-1@192.0.2.50
+CSeq: 1 MESSAGE
+Content-Length: 0
+
+"
+    ));
+    net.send("192.0.2.50:5060", msg);
+    let r = net.final_to("192.0.2.50:5060");
+    assert_eq!(r.status.as_u16(), 501);
+    assert!(r.headers.contains(&HeaderName::ALLOW));
+}
+
+#[test]
+fn invite_from_unknown_source_without_credentials_is_challenged_407() {
+    let mut net = Net::new(site(false));
+    let mut stranger = Phone::new("201", "pw-201", "192.0.2.77:5060");
+    let b = net.branch();
+    let invite = stranger.invite("202", "c-407@192.0.2.77", &b, None);
+    net.send("192.0.2.77:5060", invite);
+    let r = net.final_to("192.0.2.77:5060");
+    assert_eq!(r.status, StatusCode::PROXY_AUTHENTICATION_REQUIRED);
+    let challenges: Vec<&str> = r.headers.get_all(&HeaderName::PROXY_AUTHENTICATE).collect();
+    assert!(!challenges.is_empty());
+    assert!(challenges.iter().all(|c| c.contains("realm=\"test\"")));
+    assert!(net.take("192.0.2.2:5060").is_empty(), "nothing was routed");
+    assert!(
+        !net.events
+            .iter()
+            .any(|e| matches!(e, PbxEvent::InviteAuthFailed { .. })),
+        "a first INVITE without credentials is not a failure"
+    );
+}
+
+#[test]
+fn trunk_registers_with_digest_and_reports_registered() {
+    let mut net = Net::new(site(true));
+    let register = net.request_to(KPN, "REGISTER");
+    assert_eq!(register.uri.to_string(), "sip:203.0.113.10:5060");
+    assert!(!register.headers.contains(&HeaderName::AUTHORIZATION));
+    let mut challenge = response_to(&register, StatusCode::UNAUTHORIZED, Some("prov1"));
+    challenge.headers.push(
+        HeaderName::WWW_AUTHENTICATE,
+        "Digest realm=\"kpn.example\", nonce=\"n0nce\", qop=\"auth\", algorithm=MD5",
+    );
+    net.send(KPN, challenge);
+    let again = net.request_to(KPN, "REGISTER");
+    let auth = again.headers.get(&HeaderName::AUTHORIZATION).unwrap();
+    assert!(auth.contains("username=\"0301234567\""), "{auth}");
+    assert!(auth.contains("realm=\"kpn.example\""), "{auth}");
+    let contact = again.headers.get(&HeaderName::CONTACT).unwrap().to_owned();
+    let mut ok = reply(&again, 200, "prov2", "sip:x@203.0.113.10", None);
+    ok.headers.remove(&HeaderName::CONTACT);
+    ok.headers
+        .push(HeaderName::CONTACT, format!("{contact};expires=600"));
+    net.send(KPN, ok);
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        PbxEvent::Trunk {
+            trunk_id,
+            event: TrunkEvent::TrunkStateChanged {
+                to: TrunkState::Registered { .. },
+                ..
+            }
+        } if trunk_id == "kpn"
+    )));
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        PbxEvent::TrunkUsable { trunk_id, up: true } if trunk_id == "kpn"
+    )));
+    assert!(net.pbx.routing().is_trunk_up("kpn"));
+}
+
+#[test]
+fn register_and_invite_failures_count_toward_the_same_ban() {
+    let mut net = Net::new(site(false));
+    let at = "192.0.2.66:5060";
+    let mut attacker = Phone::new("201", "fout", at);
+    let b = net.branch();
+    let first = attacker.register_request(&b, None);
+    net.send(at, first);
+    let reg_challenge = net.final_to(at);
+    for _ in 0..3 {
+        let auth = attacker.answer(&reg_challenge, "REGISTER", &format!("sip:{PBX_IP}"), "fout");
+        let b = net.branch();
+        let req = attacker.register_request(&b, Some(&auth));
+        net.send(at, req);
+        assert_eq!(net.codes_to(at), [401]);
+    }
+    let b = net.branch();
+    let invite = attacker.invite("202", "c-ban@192.0.2.66", &b, None);
+    net.send(at, invite);
+    let inv_challenge = net.final_to(at);
+    assert_eq!(inv_challenge.status.as_u16(), 407);
+    for i in 0..2 {
+        let auth = attacker.answer(
+            &inv_challenge,
+            "INVITE",
+            &format!("sip:202@{PBX_IP}"),
+            "fout",
+        );
+        let b = net.branch();
+        let invite = attacker.invite("202", &format!("c-ban{i}@192.0.2.66"), &b, Some(&auth));
+        net.send(at, invite);
+        assert_eq!(net.codes_to(at), [407]);
+    }
+    let failures = net
+        .events
+        .iter()
+        .filter(|e| matches!(e, PbxEvent::InviteAuthFailed { .. }))
+        .count();
+    assert_eq!(failures, 2);
+    assert!(
+        net.events
+            .iter()
+            .any(|e| matches!(e, PbxEvent::SourceBanned { .. })),
+        "3 REGISTER + 2 INVITE failures reach the limit of 5"
+    );
+    let b = net.branch();
+    net.send(at, options(&b));
+    assert!(net.take(at).is_empty(), "banned: dropped silently");
+}
+
+#[test]
+fn credentials_computed_for_another_request_uri_are_challenged_again() {
+    let mut net = Net::new(site(false));
+    let at = "192.0.2.1:5060";
+    let mut alice = Phone::new("201", "pw-201", at);
+    let b = net.branch();
+    let first = alice.invite("202", "c-uri@192.0.2.1", &b, None);
+    net.send(at, first);
+    let challenge = net.final_to(at);
+    // A correct answer, but for a call to 0900 instead of 202.
+    let auth = alice.answer(
+        &challenge,
+        "INVITE",
+        &format!("sip:0900123456@{PBX_IP}"),
+        "pw-201",
+    );
+    let b = net.branch();
+    let invite = alice.invite("202", "c-uri2@192.0.2.1", &b, Some(&auth));
+    net.send(at, invite);
+    assert_eq!(net.final_to(at).status.as_u16(), 407);
+    assert!(net.records.is_empty(), "no call was started");
+}
+
+#[test]
+fn reload_starts_registering_a_trunk_switched_to_register() {
+    let mut net = Net::new(site(false));
+    assert!(net.take(KPN).is_empty(), "kpn does not register");
+    let secrets = voip_appliance::secrets::Secrets::from_toml_str(pbx_support::SECRETS).unwrap();
+    let (now, unix) = (net.now, net.unix);
+    net.pbx.reload(now, unix, site(true), secrets);
+    while let Some(t) = net.pbx.poll_transmit() {
+        net.sent.push(t);
+    }
+    let register = net.request_to(KPN, "REGISTER");
+    assert_eq!(register.uri.to_string(), "sip:203.0.113.10:5060");
+}
