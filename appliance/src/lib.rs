@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod daemon;
+pub mod media_relay;
 pub mod selftest;
 pub mod store;
