@@ -58,7 +58,7 @@
 //! descriptors matters (4 per call). Until then this design keeps calls
 //! isolated and the code small.
 //!
-//! Measured with `benches/relay_latency.rs` (release, x86_64 2-core
+//! Measured with `benches/relay_latency.rs` (release, `x86_64` 2-core
 //! development VM, loopback, one call): the relay adds 47 µs one-way at p50
 //! and 154 µs at p99 (mostly the two thread wake-ups of a blocking sender
 //! and receiver around the relay's worker) and forwards 227 000 packets/s.
