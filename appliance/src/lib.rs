@@ -4,10 +4,11 @@
 
 pub mod config;
 pub mod daemon;
+pub mod media_relay;
 pub mod pbx;
 pub mod routing;
 pub mod secrets;
 pub mod selftest;
-pub mod sip_transport;
 pub mod sip_resolve;
+pub mod sip_transport;
 pub mod store;

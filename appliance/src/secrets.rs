@@ -15,9 +15,10 @@
 //! (`deny_unknown_fields`), as everywhere else.
 //!
 //! [`Secrets::from_toml_str`] is pure; [`load`] adds reading the file and
-//! refuses one that its group or other users may access in any way
-//! (`mode & 0o077 != 0`): the file must be `0600` (or stricter) and owned by
-//! the service user or root.
+//! refuses one that other users may access in any way or its group may
+//! write (`mode & 0o027 != 0`): `0600` (owned by the service user) or `0640`
+//! (owned by root, group = the service's group, as the packaged tmpfiles
+//! rules create it) are accepted; see `docs/configuration.md`.
 //!
 //! Passwords are held in [`Secret`], whose `Debug` and `Display` print a
 //! mask, and never appear in an error: a syntax error reports only the line
@@ -84,10 +85,10 @@ pub enum SecretsError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Its group or other users have some access to it.
+    /// Other users have some access to it, or its group may write it.
     #[error(
-        "the secrets file {path} is accessible to its group or to other users (mode {mode:04o}); \
-         run `chmod 600` on it"
+        "the secrets file {path} is accessible to other users or writable by its group \
+         (mode {mode:04o}); run `chmod 640` (root-owned, service group) or `chmod 600` on it"
     )]
     TooOpen {
         /// The file.
@@ -143,7 +144,7 @@ impl Secrets {
 }
 
 /// Reads and parses the secrets file at `path`, refusing it when its mode
-/// grants its group or others any access (`mode & 0o077 != 0`).
+/// grants others any access or its group write access (`mode & 0o027 != 0`).
 pub fn load(path: &Path) -> Result<Secrets, SecretsError> {
     use std::os::unix::fs::PermissionsExt as _;
     let read_err = |source| SecretsError::Read {
@@ -152,7 +153,7 @@ pub fn load(path: &Path) -> Result<Secrets, SecretsError> {
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
+    if mode & 0o027 != 0 {
         return Err(SecretsError::TooOpen {
             path: path.to_owned(),
             mode,
@@ -216,19 +217,25 @@ password = "geheim-201"
     }
 
     #[test]
-    fn load_refuses_files_readable_by_group_or_others() {
+    fn load_refuses_files_open_to_others_or_writable_by_group() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = std::env::temp_dir().join(format!("voip-secrets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("secrets.toml");
         std::fs::write(&path, EXAMPLE).unwrap();
-        for (mode, ok) in [(0o600, true), (0o400, true), (0o640, false), (0o604, false)] {
+        for (mode, ok) in [
+            (0o600, true),
+            (0o400, true),
+            (0o640, true),
+            (0o660, false),
+            (0o604, false),
+        ] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let result = load(&path);
             assert_eq!(result.is_ok(), ok, "mode {mode:o}: {result:?}");
             if let Err(e) = result {
                 assert!(matches!(e, SecretsError::TooOpen { .. }));
-                assert!(e.to_string().contains("chmod 600"));
+                assert!(e.to_string().contains("chmod 640"));
             }
         }
         let missing = load(&dir.join("missing.toml")).unwrap_err();
