@@ -25,6 +25,10 @@
 //! - call records → the store thread ([`store_thread`]);
 //! - events → logs (phone numbers and AORs through [`Pii`]).
 //!
+//! Received requests get `received`/`rport` on their top `Via` first
+//! (RFC 3261 18.2.1, RFC 3581), the transport's duty the transport shell
+//! only does for its own stateless answers.
+//!
 //! Relay `MediaTimeout` and `Failed` events become
 //! [`Pbx::handle_media_timeout`] (BYE both sides).
 //!
@@ -54,6 +58,7 @@
 pub mod entropy;
 mod media;
 pub mod store_thread;
+mod via;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -64,6 +69,7 @@ use tokio::task::JoinHandle;
 use voip_shared::pii::Pii;
 use voip_shared::site_config::SiteConfig;
 use voip_sip::auth::BanSource;
+use voip_sip::message::SipMessage;
 use voip_sip::registrar::{ConnectionId, Flow, RegistrarEvent, TransportKind as SipKind};
 use voip_sip::trunk::{TrunkEvent, TrunkState};
 
@@ -464,7 +470,11 @@ impl Task {
             remote: inbound.source,
             connection: Some(ConnectionId(inbound.connection.0)),
         };
-        self.pbx.handle_inbound(now, unix, inbound.message, flow);
+        let mut message = inbound.message;
+        if let SipMessage::Request(request) = &mut message {
+            via::stamp_top_via(request, inbound.source);
+        }
+        self.pbx.handle_inbound(now, unix, message, flow);
     }
 
     fn on_relay_event(&mut self, event: RelayEvent) {
