@@ -388,6 +388,9 @@ async fn recv_inbound(rx: &mut Option<mpsc::Receiver<Inbound>>) -> Option<Inboun
 
 impl Task {
     async fn run(mut self) {
+        // `Pbx::new` queues output already (first REGISTERs of IP-literal
+        // trunks, rejected trunk configurations).
+        self.drain();
         loop {
             let deadline = self.pbx.poll_timeout();
             tokio::select! {
