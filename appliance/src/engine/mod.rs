@@ -19,7 +19,7 @@
 //!   trunk) is logged once per destination and reported to the core with
 //!   [`Pbx::handle_transport_error`], so trunk cores and failover react at
 //!   once;
-//! - media commands → the [`RelayManager`] ([`media`]); a failed port
+//! - media commands → the [`RelayManager`] (module `media`); a failed port
 //!   allocation is logged, and the call then waits for the caller to give up
 //!   (the core has no input for it yet);
 //! - call records → the store thread ([`store_thread`]);
@@ -69,7 +69,8 @@ use tokio::task::JoinHandle;
 use voip_shared::pii::Pii;
 use voip_shared::site_config::SiteConfig;
 use voip_sip::auth::BanSource;
-use voip_sip::message::SipMessage;
+use voip_sip::header::CSeq;
+use voip_sip::message::{Method, SipMessage};
 use voip_sip::registrar::{ConnectionId, Flow, RegistrarEvent, TransportKind as SipKind};
 use voip_sip::trunk::{TrunkEvent, TrunkState};
 
@@ -215,6 +216,7 @@ impl Engine {
         let (resolved_tx, resolved_rx) = mpsc::channel(64);
         let (now, now_unix) = clock();
         let media_timeout = parts.site.media.timeout;
+        let secrets = parts.secrets.clone();
         let pbx = Pbx::new(
             parts.site,
             parts.secrets,
@@ -226,6 +228,7 @@ impl Engine {
         );
         let mut task = Task {
             pbx,
+            secrets,
             commands: command_rx,
             inbound: Some(parts.inbound),
             outbound: parts.outbound,
@@ -361,6 +364,8 @@ type Resolution = (u64, String, Vec<IpAddr>);
 
 struct Task {
     pbx: Pbx<OsEntropy>,
+    /// The secrets in force (the core does not hand them out).
+    secrets: Secrets,
     commands: mpsc::Receiver<Command>,
     inbound: Option<mpsc::Receiver<Inbound>>,
     outbound: mpsc::Sender<Outbound>,
@@ -428,6 +433,7 @@ impl Task {
                 let (now, unix) = clock();
                 self.media.set_media_timeout(site.media.timeout);
                 tracing::info!(site_revision = site.revision, "site configuration reloaded");
+                self.secrets = secrets.clone();
                 self.pbx.reload(now, unix, *site, secrets);
                 self.spawn_resolvers();
             }
@@ -754,21 +760,31 @@ impl Task {
         for task in self.resolvers.drain(..) {
             task.abort();
         }
-        let registered = |task: &Task| {
-            task.registration
-                .values()
-                .filter(|s| matches!(**s, "registered" | "unregistering"))
-                .count()
-        };
-        if registered(self) > 0 && !grace.is_zero() {
+        let registered = self
+            .registration
+            .values()
+            .filter(|s| matches!(**s, "registered" | "unregistering"))
+            .count();
+        if registered > 0 && !grace.is_zero() {
+            // Stop every trunk core: the same trunks without registration
+            // or keep-alive make `Pbx::reload` retire the running cores
+            // (they send `Expires: 0` to the trunk's address, which must
+            // still be in the configuration) and start no new ones. The
+            // retired cores report no events, so the end is detected by
+            // counting final responses to REGISTER (the engine sends no
+            // other REGISTER as a client).
             let (now, unix) = clock();
             let mut site = self.pbx.site().clone();
-            site.trunks.clear();
-            let secrets = Secrets::default();
+            for trunk in &mut site.trunks {
+                trunk.register = false;
+                trunk.options_interval = None;
+            }
+            let secrets = self.secrets.clone();
             self.pbx.reload(now, unix, site, secrets);
             self.drain();
             let end = tokio::time::Instant::now() + grace;
-            while registered(self) > 0 {
+            let mut answered = 0;
+            while answered < registered {
                 let deadline = self.pbx.poll_timeout();
                 tokio::select! {
                     () = tokio::time::sleep_until(end) => {
@@ -776,7 +792,12 @@ impl Task {
                         break;
                     }
                     message = recv_inbound(&mut self.inbound) => match message {
-                        Some(message) => self.on_inbound(message),
+                        Some(message) => {
+                            if is_final_register_response(&message.message) {
+                                answered += 1;
+                            }
+                            self.on_inbound(message);
+                        }
                         None => break,
                     },
                     () = sleep_until(deadline) => {
@@ -786,6 +807,9 @@ impl Task {
                 }
                 self.drain();
             }
+            if answered >= registered {
+                tracing::info!(trunks = registered, "trunks unregistered");
+            }
         }
         let calls = self.media.calls();
         if calls > 0 {
@@ -794,6 +818,12 @@ impl Task {
         self.media.release_all();
         tracing::info!("SIP engine stopped");
     }
+}
+
+fn is_final_register_response(message: &SipMessage) -> bool {
+    matches!(message, SipMessage::Response(r)
+        if r.status.is_final()
+            && r.headers.typed::<CSeq>().and_then(Result::ok).is_some_and(|c| c.method == Method::REGISTER))
 }
 
 fn log_registrar(event: RegistrarEvent) {

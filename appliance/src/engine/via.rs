@@ -59,7 +59,7 @@ pub(crate) fn stamp_top_via(request: &mut Request, source: SocketAddr) {
     };
     let mut headers = Headers::new();
     let mut done = false;
-    for h in request.headers.iter() {
+    for h in &request.headers {
         if !done && h.name == HeaderName::VIA {
             done = true;
             // The first value of the first Via line; keep the rest of the line.
