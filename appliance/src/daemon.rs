@@ -1,16 +1,34 @@
 //! The thin tokio shell of `voip-appliance run`: loads the bootstrap and site
-//! configuration, opens the store, serves the local HTTP endpoints (health and
-//! Prometheus metrics) and shuts down cleanly on SIGTERM/SIGINT.
+//! configuration and the secrets file, starts the store thread, the SIP
+//! transports ([`crate::sip_transport`]), the media relay
+//! ([`crate::media_relay`]) and the SIP/media engine ([`crate::engine`]),
+//! serves the local HTTP endpoints (health and Prometheus metrics) and shuts
+//! down cleanly on SIGTERM/SIGINT.
 //!
-//! It also starts the SIP transports ([`crate::sip_transport`]) from the
-//! bootstrap's `[sip]` listeners and stops them on shutdown; until the
-//! transaction layer exists their validated messages go to the temporary
-//! fallback UAS. The media relay is wired in here by later work; everything
-//! with protocol logic lives in the sans-IO cores.
+//! # Start order
+//!
+//! configuration → secrets → store thread → SIP transport → relay manager
+//! → DNS resolver → engine (trunk host resolution runs in the background and
+//! never delays start-up) → HTTP listener. The log line
+//! `local HTTP (health, metrics) listening` comes last, when everything is
+//! bound: it is the readiness signal tests and scripts wait for.
+//!
+//! A missing secrets file is a warning (no extension can register and no
+//! trunk authenticate until it exists and the daemon restarts); an unsafe or
+//! invalid one stops the start.
+//!
+//! # Shutdown
+//!
+//! The HTTP server stops first, then the engine (trunks unregister within a
+//! 2 s grace; calls in progress are dropped without BYE), then the SIP
+//! transport, then the store thread after its queued writes.
+//!
+//! Everything with protocol logic lives in the sans-IO cores.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -21,8 +39,20 @@ use serde::Serialize;
 use voip_shared::site_config::{InvalidConfig, SiteConfig};
 
 use crate::config::{self, BootstrapConfig};
+use crate::engine::entropy::{self, KeyError};
+use crate::engine::store_thread::{StoreSender, StoreThread};
+use crate::engine::{Engine, EngineHandle, EngineParts, EntropyError, TrunkStatus};
+use crate::media_relay::{InvalidPortRange, PortRange, RelayManager, RelayManagerConfig};
+use crate::secrets::{self, Secrets, SecretsError};
+use crate::sip_resolve::SipResolver;
 use crate::sip_transport::{self, SipTransport, TransportConfig, TransportError, TransportMetrics};
 use crate::store::{Store, StoreConfig, StoreError};
+
+/// How long trunks get to unregister at shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Capacity of the relay event channel.
+const RELAY_EVENTS: usize = 256;
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +108,21 @@ pub enum StartError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    /// The secrets file is unsafe or invalid.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// The digest nonce key in the data directory is unusable.
+    #[error(transparent)]
+    NonceKey(#[from] KeyError),
+    /// The OS random source does not work.
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+    /// The site's media port range is unusable.
+    #[error("media port range: {0}")]
+    MediaPorts(#[from] InvalidPortRange),
+    /// The store thread could not be started.
+    #[error("cannot start the store thread: {0}")]
+    StoreThread(std::io::Error),
 }
 
 /// Reads and validates a site configuration file.
@@ -123,8 +168,9 @@ pub fn load(config_path: &Path, site: Option<&Path>) -> Result<Loaded, StartErro
 struct Shared {
     appliance_id: String,
     site: SiteConfig,
-    store: Mutex<Store>,
+    store: StoreSender,
     sip: Arc<TransportMetrics>,
+    engine: EngineHandle,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,9 +181,16 @@ struct Health {
     site_revision: u64,
     trunks: usize,
     extensions: usize,
+    trunk_states: Vec<TrunkStatus>,
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Health> {
+    let trunk_states = shared
+        .engine
+        .stats()
+        .await
+        .map(|s| s.trunks)
+        .unwrap_or_default();
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
@@ -145,41 +198,111 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Json<Health> {
         site_revision: shared.site.revision,
         trunks: shared.site.trunks.len(),
         extensions: shared.site.extensions.len(),
+        trunk_states,
     })
 }
 
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name} {value}");
+}
+
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let backlog = shared
-        .store
-        .lock()
-        .map_err(|_| ())
-        .and_then(|store| store.backlog().map_err(|_| ()));
+    let backlog = shared.store.backlog().await;
+    let engine = shared.engine.stats().await;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# HELP voip_up Whether the appliance daemon is serving."
+    gauge(
+        &mut out,
+        "voip_up",
+        "Whether the appliance daemon is serving.",
+        1,
     );
-    let _ = writeln!(out, "# TYPE voip_up gauge");
-    let _ = writeln!(out, "voip_up 1");
-    let _ = writeln!(
-        out,
-        "# HELP voip_site_config_revision Revision of the site configuration in force."
+    gauge(
+        &mut out,
+        "voip_site_config_revision",
+        "Revision of the site configuration in force.",
+        shared.site.revision,
     );
-    let _ = writeln!(out, "# TYPE voip_site_config_revision gauge");
-    let _ = writeln!(out, "voip_site_config_revision {}", shared.site.revision);
-    if let Ok(b) = backlog {
+    if let Some(b) = backlog {
+        gauge(
+            &mut out,
+            "voip_outbox_records",
+            "Records waiting for the cloud's acknowledgement.",
+            b.records,
+        );
+        gauge(
+            &mut out,
+            "voip_outbox_bytes",
+            "Payload bytes waiting in the outbox.",
+            b.bytes,
+        );
+    }
+    if let Some(e) = engine {
+        gauge(
+            &mut out,
+            "voip_calls_active",
+            "Calls holding media ports (ringing or talking).",
+            e.calls,
+        );
+        gauge(
+            &mut out,
+            "voip_registered_extensions",
+            "Extensions with at least one registered contact.",
+            e.registered_extensions,
+        );
+        gauge(
+            &mut out,
+            "voip_trunks_up",
+            "Trunks that routing may use.",
+            e.trunks.iter().filter(|t| t.up).count(),
+        );
         let _ = writeln!(
             out,
-            "# HELP voip_outbox_records Records waiting for the cloud's acknowledgement."
+            "# HELP voip_trunk_up Whether a trunk may carry calls (1) or not (0)."
         );
-        let _ = writeln!(out, "# TYPE voip_outbox_records gauge");
-        let _ = writeln!(out, "voip_outbox_records {}", b.records);
+        let _ = writeln!(out, "# TYPE voip_trunk_up gauge");
+        for t in &e.trunks {
+            let _ = writeln!(
+                out,
+                "voip_trunk_up{{trunk=\"{}\"}} {}",
+                t.id,
+                u8::from(t.up)
+            );
+        }
+        gauge(
+            &mut out,
+            "voip_banned_sources",
+            "Sources banned after repeated authentication failures.",
+            e.bans,
+        );
+        gauge(
+            &mut out,
+            "voip_media_relays",
+            "Media relays and echo tests running.",
+            e.relays,
+        );
+        gauge(
+            &mut out,
+            "voip_media_ports_in_use",
+            "Media port pairs reserved.",
+            e.ports_in_use,
+        );
         let _ = writeln!(
             out,
-            "# HELP voip_outbox_bytes Payload bytes waiting in the outbox."
+            "# HELP voip_sip_engine_send_failures_total SIP messages the engine could not hand to the transport."
         );
-        let _ = writeln!(out, "# TYPE voip_outbox_bytes gauge");
-        let _ = writeln!(out, "voip_outbox_bytes {}", b.bytes);
+        let _ = writeln!(out, "# TYPE voip_sip_engine_send_failures_total counter");
+        let _ = writeln!(
+            out,
+            "voip_sip_engine_send_failures_total{{cause=\"queue_full\"}} {}",
+            e.transmit_dropped
+        );
+        let _ = writeln!(
+            out,
+            "voip_sip_engine_send_failures_total{{cause=\"no_connection\"}} {}",
+            e.transmit_unroutable
+        );
     }
     shared.sip.render_prometheus(&mut out);
     (
@@ -199,6 +322,21 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// Reads the secrets file; a missing file is a warning (empty secrets).
+fn load_secrets(path: &Path) -> Result<Secrets, StartError> {
+    match secrets::load(path) {
+        Ok(secrets) => Ok(secrets),
+        Err(SecretsError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(
+                path = %path.display(),
+                "secrets file missing: no extension can register and no trunk can authenticate"
+            );
+            Ok(Secrets::default())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Runs the daemon until `shutdown` completes.
 pub async fn run(
     loaded: Loaded,
@@ -215,10 +353,6 @@ pub async fn run(
     })?;
     let appliance_id = voip_shared::mqtt::ApplianceId::new(bootstrap.appliance_id.as_str())
         .map_err(|_| StartError::ApplianceId)?;
-    let store = Store::open(
-        bootstrap.data_dir.join("appliance.db"),
-        StoreConfig::new(appliance_id),
-    )?;
     tracing::info!(
         appliance = %bootstrap.appliance_id,
         site_revision = site.revision,
@@ -227,6 +361,13 @@ pub async fn run(
         extensions = site.extensions.len(),
         "site configuration loaded"
     );
+    let secrets = load_secrets(&bootstrap.secrets_file)?;
+    let nonce_key = entropy::load_or_create_key(&bootstrap.data_dir.join("nonce.key"))?;
+    let store = Store::open(
+        bootstrap.data_dir.join("appliance.db"),
+        StoreConfig::new(appliance_id),
+    )?;
+    let store = StoreThread::spawn(store).map_err(StartError::StoreThread)?;
     let listener = tokio::net::TcpListener::bind(bootstrap.http_listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -234,25 +375,50 @@ pub async fn run(
             source,
         })?;
     sip_transport::install_default_provider();
-    let transport_config = TransportConfig::from_listen(&bootstrap.sip);
-    let caps = transport_config.capabilities.clone();
-    let (transport, inbound) = SipTransport::start(transport_config).await?;
-    // TEMPORARY: the fallback UAS answers until the transaction layer consumes `inbound`.
-    let fallback = sip_transport::spawn_fallback_uas(inbound, transport.outbound(), caps);
-    // Logged last: "listening" is the readiness line (SIP is bound by now).
-    tracing::info!(listen = %bootstrap.http_listen, "local HTTP (health, metrics) listening");
+    let (transport, inbound) =
+        SipTransport::start(TransportConfig::from_listen(&bootstrap.sip)).await?;
+    let local = crate::engine::local_addrs(transport.local_addrs());
+    let (relay_tx, relay_events) = tokio::sync::mpsc::channel(RELAY_EVENTS);
+    let relays = RelayManager::new(
+        RelayManagerConfig::default(),
+        PortRange::from_settings(&site.media)?,
+        relay_tx,
+    );
+    let resolver = match SipResolver::system() {
+        Ok(resolver) => Some(resolver),
+        Err(error) => {
+            tracing::warn!(%error, "no DNS resolver: trunks given by name stay unusable");
+            None
+        }
+    };
+    let engine = Engine::spawn(EngineParts {
+        site: site.clone(),
+        secrets,
+        local,
+        nonce_key,
+        inbound,
+        outbound: transport.outbound(),
+        relays,
+        relay_events,
+        store: store.sender(),
+        resolver,
+    })?;
     let shared = Arc::new(Shared {
         appliance_id: bootstrap.appliance_id.clone(),
         site,
-        store: Mutex::new(store),
+        store: store.sender(),
         sip: transport.metrics(),
+        engine: engine.handle(),
     });
+    // Logged last: "listening" is the readiness line (SIP and media are up by now).
+    tracing::info!(listen = %bootstrap.http_listen, "local HTTP (health, metrics) listening");
     let served = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartError::Http);
-    transport.shutdown(std::time::Duration::from_secs(5)).await;
-    fallback.abort();
+    engine.shutdown(SHUTDOWN_GRACE).await;
+    transport.shutdown(Duration::from_secs(5)).await;
+    store.stop().await;
     served?;
     tracing::info!("appliance stopped");
     Ok(())

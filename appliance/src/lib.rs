@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod daemon;
+pub mod engine;
 pub mod media_relay;
 pub mod pbx;
 pub mod routing;

@@ -1,0 +1,291 @@
+//! Turns the [`MediaCommand`](crate::pbx::MediaCommand)s of the PBX core
+//! into [`RelayManager`] calls.
+//!
+//! Per call: `Allocate` reserves and binds two port pairs (A side, B side,
+//! RTCP on port + 1 bound too) and keeps them until `Relay` (both legs) or
+//! `EchoLoop` (the A leg; the B pair is released) starts the task. A later
+//! `Relay` with other remote addresses (re-INVITE) becomes `set_remote` on
+//! the changed legs; `Direction` becomes `set_direction`. Those commands go
+//! through a small per-call control task that owns the [`RelayHandle`], so
+//! the engine never waits for a relay. `Release` drops the call: the control
+//! task stops the relay (ports to quarantine), pending port pairs are
+//! released at once.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use voip_media::{LegConfig, MediaDirection, RelayConfig};
+use voip_sip::b2bua::{CallRef as SipCall, MediaPorts, Side};
+use voip_sip::sdp::Direction;
+
+use crate::media_relay::{
+    self, EchoConfig, Leg, LegSpec, LocalLeg, RelayError, RelayHandle, RelayManager,
+};
+
+/// Commands for a running relay.
+#[derive(Debug)]
+enum Op {
+    SetRemote(Leg, LegConfig),
+    SetDirection(Leg, MediaDirection),
+}
+
+#[derive(Debug)]
+struct CallMedia {
+    media: media_relay::CallRef,
+    /// Reserved ports until the relay or echo starts.
+    pending: Option<(LocalLeg, LocalLeg)>,
+    /// Remote addresses the running relay uses (A, B).
+    remotes: Option<(SocketAddr, Option<SocketAddr>)>,
+    control: Option<mpsc::Sender<Op>>,
+}
+
+/// The media side of the engine (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct MediaBridge {
+    manager: RelayManager,
+    media_timeout: Duration,
+    calls: HashMap<SipCall, CallMedia>,
+    by_media: HashMap<media_relay::CallRef, SipCall>,
+    next: u64,
+}
+
+fn leg_of(side: Side) -> Leg {
+    match side {
+        Side::A => Leg::A,
+        Side::B => Leg::B,
+    }
+}
+
+fn media_direction(d: Direction) -> MediaDirection {
+    match d {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
+/// Runs the commands of one relay until the engine drops the sender, then
+/// stops it.
+fn spawn_control(handle: RelayHandle) -> mpsc::Sender<Op> {
+    let (tx, mut rx) = mpsc::channel::<Op>(8);
+    tokio::spawn(async move {
+        while let Some(op) = rx.recv().await {
+            let result = match op {
+                Op::SetRemote(leg, remote) => handle.set_remote(leg, remote).await,
+                Op::SetDirection(leg, direction) => handle.set_direction(leg, direction).await,
+            };
+            match result {
+                Ok(()) => {}
+                Err(RelayError::Stopped) => break,
+                Err(error) => {
+                    tracing::debug!(call = %handle.call(), %error, "relay command refused");
+                }
+            }
+        }
+        let call = handle.call();
+        if let Ok(stats) = handle.stop().await {
+            tracing::debug!(
+                %call,
+                a_packets_in = stats.a.counters.packets_in,
+                b_packets_in = stats.b.as_ref().map_or(0, |b| b.counters.packets_in),
+                "media relay stopped"
+            );
+        }
+    });
+    tx
+}
+
+impl MediaBridge {
+    pub(crate) fn new(manager: RelayManager, media_timeout: Duration) -> Self {
+        MediaBridge {
+            manager,
+            media_timeout,
+            calls: HashMap::new(),
+            by_media: HashMap::new(),
+            next: 1,
+        }
+    }
+
+    /// The media timeout for relays started from now on.
+    pub(crate) fn set_media_timeout(&mut self, timeout: Duration) {
+        self.media_timeout = timeout;
+    }
+
+    /// Calls holding ports or a relay.
+    pub(crate) fn calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Relays and echoes running.
+    pub(crate) fn relays(&self) -> usize {
+        self.manager.active()
+    }
+
+    /// Port pairs reserved.
+    pub(crate) fn ports_in_use(&self) -> usize {
+        self.manager.ports_in_use()
+    }
+
+    /// The PBX call of a relay's events.
+    pub(crate) fn call_of(&self, media: media_relay::CallRef) -> Option<SipCall> {
+        self.by_media.get(&media).copied()
+    }
+
+    /// Reserves the A and B port pairs of `call`.
+    pub(crate) fn allocate(&mut self, call: SipCall) -> Result<MediaPorts, RelayError> {
+        let a = self.manager.allocate_leg(false)?;
+        let b = self.manager.allocate_leg(false)?;
+        let ports = MediaPorts {
+            a_port: a.ports().rtp(),
+            b_port: b.ports().rtp(),
+        };
+        let media = media_relay::CallRef(self.next);
+        self.next += 1;
+        self.by_media.insert(media, call);
+        if let Some(old) = self.calls.insert(
+            call,
+            CallMedia {
+                media,
+                pending: Some((a, b)),
+                remotes: None,
+                control: None,
+            },
+        ) {
+            self.by_media.remove(&old.media);
+        }
+        Ok(ports)
+    }
+
+    /// Starts (or updates) the two-leg relay of `call`.
+    pub(crate) fn relay(
+        &mut self,
+        call: SipCall,
+        a_local_port: u16,
+        a_remote: SocketAddr,
+        b_local_port: u16,
+        b_remote: SocketAddr,
+    ) {
+        let timeout = self.media_timeout;
+        let Some(state) = self.calls.get_mut(&call) else {
+            tracing::warn!("relay requested for a call without ports");
+            return;
+        };
+        if let Some((a, b)) = state.pending.take() {
+            let (a, b) = if a.ports().rtp() == a_local_port || b.ports().rtp() != a_local_port {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            if a.ports().rtp() != a_local_port || b.ports().rtp() != b_local_port {
+                tracing::warn!(
+                    a_local_port,
+                    b_local_port,
+                    "relay ports differ from the allocated ones"
+                );
+            }
+            let config = RelayConfig {
+                media_timeout: timeout,
+                ..RelayConfig::default()
+            };
+            let a = LegSpec {
+                local: a,
+                remote: LegConfig::with_rtcp_port_plus_one(a_remote),
+            };
+            let b = LegSpec {
+                local: b,
+                remote: LegConfig::with_rtcp_port_plus_one(b_remote),
+            };
+            match self.manager.create_relay(state.media, a, b, config) {
+                Ok(handle) => {
+                    state.remotes = Some((a_remote, Some(b_remote)));
+                    state.control = Some(spawn_control(handle));
+                }
+                Err(error) => {
+                    tracing::error!(call = %state.media, %error, "cannot start the media relay");
+                }
+            }
+            return;
+        }
+        let Some((old_a, old_b)) = state.remotes else {
+            return;
+        };
+        let Some(control) = &state.control else {
+            return;
+        };
+        if old_a != a_remote {
+            let _ = control.try_send(Op::SetRemote(
+                Leg::A,
+                LegConfig::with_rtcp_port_plus_one(a_remote),
+            ));
+        }
+        if old_b != Some(b_remote) {
+            let _ = control.try_send(Op::SetRemote(
+                Leg::B,
+                LegConfig::with_rtcp_port_plus_one(b_remote),
+            ));
+        }
+        state.remotes = Some((a_remote, Some(b_remote)));
+    }
+
+    /// Starts the echo of `call` on its A leg (the B pair is released).
+    pub(crate) fn echo(&mut self, call: SipCall, local_port: u16, remote: SocketAddr) {
+        let timeout = self.media_timeout;
+        let Some(state) = self.calls.get_mut(&call) else {
+            tracing::warn!("echo requested for a call without ports");
+            return;
+        };
+        let Some((a, b)) = state.pending.take() else {
+            if let (Some(control), Some((old, _))) = (&state.control, state.remotes)
+                && old != remote
+            {
+                let _ = control.try_send(Op::SetRemote(
+                    Leg::A,
+                    LegConfig::with_rtcp_port_plus_one(remote),
+                ));
+                state.remotes = Some((remote, None));
+            }
+            return;
+        };
+        let leg = if b.ports().rtp() == local_port { b } else { a };
+        let config = EchoConfig {
+            media_timeout: timeout,
+            ..EchoConfig::default()
+        };
+        let spec = LegSpec {
+            local: leg,
+            remote: LegConfig::with_rtcp_port_plus_one(remote),
+        };
+        match self.manager.create_echo(state.media, spec, config) {
+            Ok(handle) => {
+                state.remotes = Some((remote, None));
+                state.control = Some(spawn_control(handle));
+            }
+            Err(error) => {
+                tracing::error!(call = %state.media, %error, "cannot start the echo test");
+            }
+        }
+    }
+
+    /// A side of `call` declared a new SDP direction.
+    pub(crate) fn direction(&mut self, call: SipCall, side: Side, direction: Direction) {
+        if let Some(control) = self.calls.get(&call).and_then(|c| c.control.as_ref()) {
+            let _ = control.try_send(Op::SetDirection(leg_of(side), media_direction(direction)));
+        }
+    }
+
+    /// `call` is over: stop its relay and free its ports.
+    pub(crate) fn release(&mut self, call: SipCall) {
+        if let Some(state) = self.calls.remove(&call) {
+            self.by_media.remove(&state.media);
+        }
+    }
+
+    /// Drops every call (shutdown).
+    pub(crate) fn release_all(&mut self) {
+        self.calls.clear();
+        self.by_media.clear();
+    }
+}

@@ -1,0 +1,805 @@
+//! The SIP/media engine: one tokio task that owns the sans-IO
+//! [`Pbx`] and connects it to the SIP transport, the media relay, the store
+//! thread, DNS and the clock.
+//!
+//! # Loop
+//!
+//! The task `select`s over, in this order of priority: its command channel
+//! ([`Engine`]: reload, stats, shutdown), the transport's [`Inbound`]
+//! channel, the relay event channel, trunk host resolutions, and a sleep
+//! until [`Pbx::poll_timeout`]. After every input it drains all of the
+//! core's outputs:
+//!
+//! - transmits → serialised into an [`Outbound`] for the transport (never
+//!   waiting: a full queue drops the message, counted; the transaction layer
+//!   retransmits over UDP). UDP goes to the destination from the socket the
+//!   peer's flow came in on; TCP/TLS goes over the peer's connection.
+//!   **Outbound TCP/TLS connections are not opened** (the transport cannot
+//!   yet): a TCP/TLS message without a connection (requests to a TCP/TLS
+//!   trunk) is logged once per destination and reported to the core with
+//!   [`Pbx::handle_transport_error`], so trunk cores and failover react at
+//!   once;
+//! - media commands → the [`RelayManager`] ([`media`]); a failed port
+//!   allocation is logged, and the call then waits for the caller to give up
+//!   (the core has no input for it yet);
+//! - call records → the store thread ([`store_thread`]);
+//! - events → logs (phone numbers and AORs through [`Pii`]).
+//!
+//! Relay `MediaTimeout` and `Failed` events become
+//! [`Pbx::handle_media_timeout`] (BYE both sides).
+//!
+//! # Time
+//!
+//! `now` is `tokio::time::Instant::now()` and `now_unix` the system clock
+//! since the Unix epoch, read in this shell only.
+//!
+//! # Trunk hosts
+//!
+//! For every trunk whose host is a name, a background task resolves it with
+//! [`SipResolver`] (RFC 3263; the configured port is passed as explicit
+//! port, so no SRV lookup happens yet), feeds the addresses to
+//! [`Pbx::set_trunk_addresses`] and resolves again when the TTL expires. A
+//! failure is a warning and is retried with backoff (30 s doubling to
+//! 5 min); the last good addresses stay in use. Resolution never delays
+//! start-up. A reload restarts the tasks.
+//!
+//! # Shutdown
+//!
+//! [`Engine::shutdown`] stops the trunk cores (registered trunks send
+//! `REGISTER` with `Expires: 0`) and keeps serving the network for at most
+//! the grace period (the daemon uses 2 s) or until every registered trunk
+//! has stopped. Calls in progress are dropped without BYE; their relays stop
+//! and the phones notice by their own session or media timers.
+
+pub mod entropy;
+mod media;
+pub mod store_thread;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use voip_shared::pii::Pii;
+use voip_shared::site_config::SiteConfig;
+use voip_sip::auth::BanSource;
+use voip_sip::registrar::{ConnectionId, Flow, RegistrarEvent, TransportKind as SipKind};
+use voip_sip::trunk::{TrunkEvent, TrunkState};
+
+use crate::media_relay::{RelayEvent, RelayEventKind, RelayManager};
+use crate::pbx::{LocalAddrs, MediaCommand, Pbx, PbxEvent, Transmit};
+use crate::secrets::Secrets;
+use crate::sip_resolve::SipResolver;
+use crate::sip_transport::{self, Inbound, Outbound, TransportKind};
+
+pub use entropy::{EntropyError, OsEntropy};
+use media::MediaBridge;
+use store_thread::StoreSender;
+
+/// Capacity of the engine's command channel.
+const COMMAND_QUEUE: usize = 64;
+/// First retry after a failed trunk host resolution.
+const RESOLVE_RETRY_MIN: Duration = Duration::from_secs(30);
+/// Longest wait between resolution retries.
+const RESOLVE_RETRY_MAX: Duration = Duration::from_mins(5);
+/// Output rounds after one input (transport errors feed back into the core).
+const MAX_ROUNDS: usize = 16;
+
+/// Everything the engine task needs.
+#[derive(Debug)]
+pub struct EngineParts {
+    /// The site configuration in force.
+    pub site: SiteConfig,
+    /// The secrets file's credentials.
+    pub secrets: Secrets,
+    /// Our SIP and media addresses ([`local_addrs`]).
+    pub local: LocalAddrs,
+    /// The digest nonce key ([`entropy::load_or_create_key`]).
+    pub nonce_key: [u8; 32],
+    /// Validated messages from the transport.
+    pub inbound: mpsc::Receiver<Inbound>,
+    /// The transport's send queue.
+    pub outbound: mpsc::Sender<Outbound>,
+    /// The media relay.
+    pub relays: RelayManager,
+    /// The relay event channel given to the [`RelayManager`].
+    pub relay_events: mpsc::Receiver<RelayEvent>,
+    /// The store thread.
+    pub store: StoreSender,
+    /// DNS for trunk hosts; `None`: only IP-literal trunks are reachable.
+    pub resolver: Option<SipResolver>,
+}
+
+/// One trunk's state for health and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrunkStatus {
+    /// Trunk id.
+    pub id: String,
+    /// Whether routing may use it.
+    pub up: bool,
+    /// Registration state (`idle`, `registering`, `registered`, `failed`,
+    /// `unregistering`, `stopped`; `not_started` before its core runs or
+    /// when it has none).
+    pub registration: &'static str,
+}
+
+/// A snapshot of the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Calls holding media ports (ringing or talking).
+    pub calls: usize,
+    /// Extensions with at least one registered contact.
+    pub registered_extensions: usize,
+    /// The site's trunks.
+    pub trunks: Vec<TrunkStatus>,
+    /// Sources banned now.
+    pub bans: usize,
+    /// Media relays and echoes running.
+    pub relays: usize,
+    /// Media port pairs reserved.
+    pub ports_in_use: usize,
+    /// SIP messages dropped because the transport's queue was full.
+    pub transmit_dropped: u64,
+    /// SIP messages that could not be sent (TCP/TLS without a connection).
+    pub transmit_unroutable: u64,
+}
+
+enum Command {
+    Reload {
+        site: Box<SiteConfig>,
+        secrets: Secrets,
+    },
+    Stats(oneshot::Sender<EngineStats>),
+    Shutdown {
+        grace: Duration,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Handle on the engine task.
+#[derive(Debug)]
+pub struct Engine {
+    handle: EngineHandle,
+    task: JoinHandle<()>,
+}
+
+/// A cloneable handle for asking the engine (HTTP handlers).
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Reload { .. } => "Reload",
+            Command::Stats(_) => "Stats",
+            Command::Shutdown { .. } => "Shutdown",
+        })
+    }
+}
+
+impl EngineHandle {
+    /// A snapshot; `None` if the engine has stopped.
+    pub async fn stats(&self) -> Option<EngineStats> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Stats(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// New site configuration and secrets (see [`Pbx::reload`]). Returns
+    /// `false` if the engine has stopped.
+    pub async fn reload(&self, site: SiteConfig, secrets: Secrets) -> bool {
+        self.commands
+            .send(Command::Reload {
+                site: Box::new(site),
+                secrets,
+            })
+            .await
+            .is_ok()
+    }
+}
+
+impl Engine {
+    /// Starts the engine task. Must be called within a tokio runtime.
+    pub fn spawn(parts: EngineParts) -> Result<Engine, EntropyError> {
+        let rng = OsEntropy::new()?;
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (resolved_tx, resolved_rx) = mpsc::channel(64);
+        let (now, now_unix) = clock();
+        let media_timeout = parts.site.media.timeout;
+        let pbx = Pbx::new(
+            parts.site,
+            parts.secrets,
+            parts.local,
+            parts.nonce_key,
+            now,
+            now_unix,
+            rng,
+        );
+        let mut task = Task {
+            pbx,
+            commands: command_rx,
+            inbound: Some(parts.inbound),
+            outbound: parts.outbound,
+            relay_events: parts.relay_events,
+            media: MediaBridge::new(parts.relays, media_timeout),
+            store: parts.store,
+            resolver: parts.resolver,
+            resolved_tx,
+            resolved: resolved_rx,
+            resolvers: Vec::new(),
+            generation: 0,
+            bans: HashSet::new(),
+            registration: BTreeMap::new(),
+            unroutable_logged: HashSet::new(),
+            transmit_dropped: 0,
+            transmit_unroutable: 0,
+        };
+        task.spawn_resolvers();
+        let task = tokio::spawn(task.run());
+        Ok(Engine {
+            handle: EngineHandle { commands },
+            task,
+        })
+    }
+
+    /// A handle for the HTTP handlers.
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// See [`EngineHandle::stats`].
+    pub async fn stats(&self) -> Option<EngineStats> {
+        self.handle.stats().await
+    }
+
+    /// Unregisters the trunks (waiting at most `grace`) and ends the task;
+    /// see the module documentation.
+    pub async fn shutdown(self, grace: Duration) {
+        let (done, rx) = oneshot::channel();
+        if self
+            .handle
+            .commands
+            .send(Command::Shutdown { grace, done })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Our addresses as peers must see them, from the bound SIP sockets. A
+/// wildcard bind (`0.0.0.0`, `::`) has no address to advertise; it is
+/// replaced by the loopback address with a warning (a configurable
+/// advertised address is a follow-up). The media address is the first SIP
+/// address's IP.
+pub fn local_addrs(bound: &[(TransportKind, SocketAddr)]) -> LocalAddrs {
+    let mut sip = Vec::new();
+    for &(kind, addr) in bound {
+        let mut addr = addr;
+        if addr.ip().is_unspecified() {
+            let loopback = match addr.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            };
+            tracing::warn!(
+                transport = kind.as_str(),
+                bound = %addr,
+                advertised = %loopback,
+                "SIP listener bound to a wildcard address: advertising the loopback address in Via, Contact and SDP; bind to a specific address for phones on the network"
+            );
+            addr.set_ip(loopback);
+        }
+        sip.push((sip_kind(kind), addr));
+    }
+    let media_ip = sip
+        .first()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |(_, a)| a.ip());
+    LocalAddrs {
+        sip,
+        media_ip,
+        domains: Vec::new(),
+    }
+}
+
+fn sip_kind(kind: TransportKind) -> SipKind {
+    match kind {
+        TransportKind::Udp => SipKind::Udp,
+        TransportKind::Tcp => SipKind::Tcp,
+        TransportKind::Tls => SipKind::Tls,
+    }
+}
+
+fn transport_kind(kind: SipKind) -> TransportKind {
+    match kind {
+        SipKind::Udp => TransportKind::Udp,
+        SipKind::Tcp => TransportKind::Tcp,
+        SipKind::Tls => TransportKind::Tls,
+    }
+}
+
+/// The shell's clock: monotonic (tokio's, so paused-clock tests work) and
+/// wall time since the epoch.
+fn clock() -> (std::time::Instant, Duration) {
+    let now = tokio::time::Instant::now().into_std();
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    (now, unix)
+}
+
+fn state_name(state: &TrunkState) -> &'static str {
+    match state {
+        TrunkState::Idle => "idle",
+        TrunkState::Registering => "registering",
+        TrunkState::Registered { .. } => "registered",
+        TrunkState::Failed { .. } => "failed",
+        TrunkState::Unregistering => "unregistering",
+        TrunkState::Stopped => "stopped",
+    }
+}
+
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A resolution result: (generation, trunk id, addresses).
+type Resolution = (u64, String, Vec<IpAddr>);
+
+struct Task {
+    pbx: Pbx<OsEntropy>,
+    commands: mpsc::Receiver<Command>,
+    inbound: Option<mpsc::Receiver<Inbound>>,
+    outbound: mpsc::Sender<Outbound>,
+    relay_events: mpsc::Receiver<RelayEvent>,
+    media: MediaBridge,
+    store: StoreSender,
+    resolver: Option<SipResolver>,
+    resolved_tx: mpsc::Sender<Resolution>,
+    resolved: mpsc::Receiver<Resolution>,
+    resolvers: Vec<JoinHandle<()>>,
+    generation: u64,
+    bans: HashSet<BanSource>,
+    registration: BTreeMap<String, &'static str>,
+    unroutable_logged: HashSet<(SocketAddr, TransportKind)>,
+    transmit_dropped: u64,
+    transmit_unroutable: u64,
+}
+
+async fn recv_inbound(rx: &mut Option<mpsc::Receiver<Inbound>>) -> Option<Inbound> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Task {
+    async fn run(mut self) {
+        loop {
+            let deadline = self.pbx.poll_timeout();
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { grace, done }) => {
+                        self.shutdown(grace).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.shutdown(Duration::ZERO).await;
+                        return;
+                    }
+                },
+                message = recv_inbound(&mut self.inbound) => match message {
+                    Some(message) => self.on_inbound(message),
+                    None => self.inbound = None,
+                },
+                Some(event) = self.relay_events.recv() => self.on_relay_event(event),
+                Some(resolution) = self.resolved.recv() => self.on_resolved(resolution),
+                () = sleep_until(deadline) => {
+                    let (now, unix) = clock();
+                    self.pbx.handle_timeout(now, unix);
+                }
+            }
+            self.drain();
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Reload { site, secrets } => {
+                let (now, unix) = clock();
+                self.media.set_media_timeout(site.media.timeout);
+                tracing::info!(site_revision = site.revision, "site configuration reloaded");
+                self.pbx.reload(now, unix, *site, secrets);
+                self.spawn_resolvers();
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats());
+            }
+            Command::Shutdown { .. } => {}
+        }
+    }
+
+    fn stats(&self) -> EngineStats {
+        let routing = self.pbx.routing();
+        EngineStats {
+            calls: self.media.calls(),
+            registered_extensions: self.pbx.registrar().aor_count(),
+            trunks: self
+                .pbx
+                .site()
+                .trunks
+                .iter()
+                .map(|t| TrunkStatus {
+                    id: t.id.clone(),
+                    up: routing.is_trunk_up(&t.id),
+                    registration: self
+                        .registration
+                        .get(&t.id)
+                        .copied()
+                        .unwrap_or("not_started"),
+                })
+                .collect(),
+            bans: self.bans.len(),
+            relays: self.media.relays(),
+            ports_in_use: self.media.ports_in_use(),
+            transmit_dropped: self.transmit_dropped,
+            transmit_unroutable: self.transmit_unroutable,
+        }
+    }
+
+    fn on_inbound(&mut self, inbound: Inbound) {
+        let (now, unix) = clock();
+        let flow = Flow {
+            transport: sip_kind(inbound.transport),
+            remote: inbound.source,
+            connection: Some(ConnectionId(inbound.connection.0)),
+        };
+        self.pbx.handle_inbound(now, unix, inbound.message, flow);
+    }
+
+    fn on_relay_event(&mut self, event: RelayEvent) {
+        let Some(call) = self.media.call_of(event.call) else {
+            return;
+        };
+        match event.kind {
+            RelayEventKind::Latched { leg, port, source } => {
+                tracing::debug!(call = %event.call, ?leg, ?port, %source, "media latched");
+            }
+            RelayEventKind::MediaTimeout { leg } => {
+                tracing::info!(call = %event.call, ?leg, "no media: hanging up");
+                let (now, _) = clock();
+                self.pbx.handle_media_timeout(now, call);
+            }
+            RelayEventKind::Failed { leg, port, error } => {
+                tracing::warn!(call = %event.call, ?leg, ?port, ?error, "media socket failed: hanging up");
+                let (now, _) = clock();
+                self.pbx.handle_media_timeout(now, call);
+            }
+        }
+    }
+
+    fn on_resolved(&mut self, (generation, trunk_id, addrs): Resolution) {
+        if generation != self.generation {
+            return;
+        }
+        let (now, unix) = clock();
+        self.pbx.set_trunk_addresses(now, unix, &trunk_id, addrs);
+    }
+
+    /// (Re)starts one resolution task per trunk whose host is a name.
+    fn spawn_resolvers(&mut self) {
+        for task in self.resolvers.drain(..) {
+            task.abort();
+        }
+        self.generation += 1;
+        let generation = self.generation;
+        for trunk in &self.pbx.site().trunks {
+            if trunk.host.parse::<IpAddr>().is_ok()
+                || trunk
+                    .host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .is_some_and(|h| h.parse::<Ipv6Addr>().is_ok())
+            {
+                continue;
+            }
+            let Some(resolver) = self.resolver.clone() else {
+                tracing::warn!(trunk = %trunk.id, host = %trunk.host, "no DNS resolver: trunk host cannot be resolved");
+                continue;
+            };
+            let tx = self.resolved_tx.clone();
+            let (id, host, port, transport) = (
+                trunk.id.clone(),
+                trunk.host.clone(),
+                trunk.port,
+                trunk.transport,
+            );
+            self.resolvers.push(tokio::spawn(async move {
+                let mut backoff = RESOLVE_RETRY_MIN;
+                loop {
+                    match resolver.resolve(&host, Some(port), transport).await {
+                        Ok(found) => {
+                            backoff = RESOLVE_RETRY_MIN;
+                            let mut addrs: Vec<IpAddr> = Vec::new();
+                            for target in &found.targets {
+                                if !addrs.contains(&target.addr.ip()) {
+                                    addrs.push(target.addr.ip());
+                                }
+                            }
+                            tracing::info!(trunk = %id, %host, addresses = addrs.len(), "trunk host resolved");
+                            if tx.send((generation, id.clone(), addrs)).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(
+                                found.valid_until,
+                            ))
+                            .await;
+                        }
+                        Err(error) => {
+                            tracing::warn!(trunk = %id, %error, retry_s = backoff.as_secs(), "cannot resolve the trunk host; trunk unusable until it resolves");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(RESOLVE_RETRY_MAX);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Drains every output of the core (see the module documentation).
+    fn drain(&mut self) {
+        for _ in 0..MAX_ROUNDS {
+            let mut moved = false;
+            let mut failed = Vec::new();
+            while let Some(transmit) = self.pbx.poll_transmit() {
+                moved = true;
+                if let Some(failure) = self.send(&transmit) {
+                    failed.push(failure);
+                }
+            }
+            while let Some(command) = self.pbx.poll_media() {
+                moved = true;
+                self.on_media(command);
+            }
+            while let Some(record) = self.pbx.poll_record() {
+                moved = true;
+                let call_id = record.call_id.clone();
+                if let Err(error) = self.store.record_call(record) {
+                    tracing::error!(%call_id, %error, "call record lost");
+                }
+            }
+            while let Some(event) = self.pbx.poll_event() {
+                moved = true;
+                self.on_event(event);
+            }
+            if !failed.is_empty() {
+                let (now, _) = clock();
+                for (destination, kind) in failed {
+                    self.pbx
+                        .handle_transport_error(now, destination, kind, None);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Queues `transmit` for the transport; returns the destination when
+    /// it cannot be sent at all.
+    fn send(&mut self, transmit: &Transmit) -> Option<(SocketAddr, SipKind)> {
+        let transport = transport_kind(transmit.transport);
+        if transport != TransportKind::Udp && transmit.connection.is_none() {
+            self.transmit_unroutable += 1;
+            if self
+                .unroutable_logged
+                .insert((transmit.destination, transport))
+            {
+                tracing::error!(
+                    destination = %transmit.destination,
+                    transport = transport.as_str(),
+                    "cannot send: outbound TCP/TLS connections are not supported yet (trunks must use UDP for now)"
+                );
+            }
+            return Some((transmit.destination, transmit.transport));
+        }
+        let out = Outbound {
+            bytes: transmit.to_bytes(),
+            destination: transmit.destination,
+            transport,
+            connection: transmit
+                .connection
+                .map(|c| sip_transport::ConnectionId(c.0)),
+        };
+        match self.outbound.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.transmit_dropped += 1;
+                if self.transmit_dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped = self.transmit_dropped,
+                        "SIP transport queue full: message dropped"
+                    );
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.transmit_dropped += 1;
+            }
+        }
+        None
+    }
+
+    fn on_media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Allocate { call, call_id } => match self.media.allocate(call) {
+                Ok(ports) => {
+                    let (now, _) = clock();
+                    self.pbx.handle_media_allocated(now, call, ports);
+                }
+                Err(error) => {
+                    tracing::error!(%call_id, %error, "cannot allocate media ports for a call");
+                }
+            },
+            MediaCommand::Relay {
+                call,
+                a_local_port,
+                a_remote,
+                b_local_port,
+                b_remote,
+            } => self
+                .media
+                .relay(call, a_local_port, a_remote, b_local_port, b_remote),
+            MediaCommand::EchoLoop {
+                call,
+                local_port,
+                remote,
+            } => self.media.echo(call, local_port, remote),
+            MediaCommand::Direction {
+                call,
+                side,
+                direction,
+            } => self.media.direction(call, side, direction),
+            MediaCommand::Release { call } => self.media.release(call),
+        }
+    }
+
+    fn on_event(&mut self, event: PbxEvent) {
+        match event {
+            PbxEvent::Registrar(event) => log_registrar(event),
+            PbxEvent::InviteAuthFailed { source } => {
+                tracing::warn!(source = %source.ip(), "INVITE with wrong credentials");
+            }
+            PbxEvent::SourceBanned { source, until } => {
+                let ban_s = until
+                    .saturating_duration_since(tokio::time::Instant::now().into_std())
+                    .as_secs();
+                tracing::warn!(
+                    ?source,
+                    ban_s,
+                    "source banned after repeated authentication failures"
+                );
+                self.bans.insert(source);
+            }
+            PbxEvent::BanLifted { source } => {
+                tracing::info!(?source, "ban lifted");
+                self.bans.remove(&source);
+            }
+            PbxEvent::Trunk { trunk_id, event } => match event {
+                TrunkEvent::TrunkStateChanged { from, to } => {
+                    tracing::info!(
+                        trunk = %trunk_id,
+                        from = state_name(&from),
+                        to = state_name(&to),
+                        reason = ?match to { TrunkState::Failed { reason } => Some(reason), _ => None },
+                        "trunk registration state"
+                    );
+                    self.registration.insert(trunk_id, state_name(&to));
+                }
+                TrunkEvent::KeepaliveLost => {
+                    tracing::warn!(trunk = %trunk_id, "trunk keep-alive lost");
+                }
+                TrunkEvent::KeepaliveRestored => {
+                    tracing::info!(trunk = %trunk_id, "trunk keep-alive restored");
+                }
+            },
+            PbxEvent::TrunkUsable { trunk_id, up } => {
+                if up {
+                    tracing::info!(trunk = %trunk_id, "trunk up");
+                } else {
+                    tracing::warn!(trunk = %trunk_id, "trunk down");
+                }
+            }
+            PbxEvent::TrunkConfigRejected { trunk_id, error } => {
+                if let Some(error) = error {
+                    tracing::error!(trunk = %trunk_id, %error, "trunk not started: invalid configuration");
+                } else {
+                    tracing::error!(
+                        trunk = %trunk_id,
+                        "trunk not started: its credentials entry is missing from the secrets file"
+                    );
+                }
+            }
+            PbxEvent::CallAnswered { call } => {
+                tracing::debug!(?call, "call answered");
+            }
+        }
+    }
+
+    /// Stops the trunk cores and serves the network until they have
+    /// unregistered or `grace` has passed.
+    async fn shutdown(&mut self, grace: Duration) {
+        for task in self.resolvers.drain(..) {
+            task.abort();
+        }
+        let registered = |task: &Task| {
+            task.registration
+                .values()
+                .filter(|s| matches!(**s, "registered" | "unregistering"))
+                .count()
+        };
+        if registered(self) > 0 && !grace.is_zero() {
+            let (now, unix) = clock();
+            let mut site = self.pbx.site().clone();
+            site.trunks.clear();
+            let secrets = Secrets::default();
+            self.pbx.reload(now, unix, site, secrets);
+            self.drain();
+            let end = tokio::time::Instant::now() + grace;
+            while registered(self) > 0 {
+                let deadline = self.pbx.poll_timeout();
+                tokio::select! {
+                    () = tokio::time::sleep_until(end) => {
+                        tracing::warn!("trunks did not unregister within the grace period");
+                        break;
+                    }
+                    message = recv_inbound(&mut self.inbound) => match message {
+                        Some(message) => self.on_inbound(message),
+                        None => break,
+                    },
+                    () = sleep_until(deadline) => {
+                        let (now, unix) = clock();
+                        self.pbx.handle_timeout(now, unix);
+                    }
+                }
+                self.drain();
+            }
+        }
+        let calls = self.media.calls();
+        if calls > 0 {
+            tracing::warn!(calls, "calls in progress dropped at shutdown");
+        }
+        self.media.release_all();
+        tracing::info!("SIP engine stopped");
+    }
+}
+
+fn log_registrar(event: RegistrarEvent) {
+    match event {
+        RegistrarEvent::Registered { aor, contacts } => {
+            tracing::info!(aor = %Pii::from(aor), contacts, "extension registered");
+        }
+        RegistrarEvent::Unregistered { aor } => {
+            tracing::info!(aor = %Pii::from(aor), "extension unregistered");
+        }
+        RegistrarEvent::BindingExpired { aor, remaining } => {
+            tracing::info!(aor = %Pii::from(aor), remaining, "registration expired");
+        }
+        RegistrarEvent::BindingsEvicted { aor, count } => {
+            tracing::info!(aor = %Pii::from(aor), count, "oldest registrations replaced (contact limit)");
+        }
+        RegistrarEvent::AuthFailed { source } => {
+            tracing::warn!(source = %source.ip(), "REGISTER with wrong credentials");
+        }
+        other => tracing::info!(event = ?other, "registrar event"),
+    }
+}
