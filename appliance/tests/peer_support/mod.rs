@@ -438,6 +438,20 @@ impl Appliance {
     }
 }
 
+impl Drop for Appliance {
+    /// Stops the daemon; removes the test directory unless the test failed
+    /// (it holds the configuration, the store and every peer's traces).
+    fn drop(&mut self) {
+        if let Ok(None) = self.proc.child.try_wait() {
+            let _ = self.proc.child.kill();
+            let _ = self.proc.child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// A GET over plain HTTP/1.1; returns the whole response.
 pub fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -482,6 +496,7 @@ pub struct Sipp {
     pub stats: PathBuf,
     pub errors: PathBuf,
     pub screen: PathBuf,
+    pub messages: PathBuf,
     /// The UDP address it signals from.
     pub local: SocketAddr,
 }
@@ -513,6 +528,7 @@ impl SippRun<'_> {
         let stats = dir.join(format!("{}-stats.csv", self.name));
         let errors = dir.join(format!("{}-errors.log", self.name));
         let screen = dir.join(format!("{}-screen.log", self.name));
+        let messages = dir.join(format!("{}-messages.log", self.name));
         let scenario = data_dir().join("sipp").join(self.scenario);
         // play_pcap_audio paths are relative to the working directory.
         let pcap = dir.join("g711a.pcap");
@@ -537,6 +553,8 @@ impl SippRun<'_> {
             .arg(&errors)
             .args(["-trace_screen", "-screen_file"])
             .arg(&screen)
+            .args(["-trace_msg", "-message_file"])
+            .arg(&messages)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -546,6 +564,15 @@ impl SippRun<'_> {
         }
         if let Some((user, pass)) = self.auth {
             cmd.args(["-au", user, "-ap", pass]);
+            // SIPp computes the digest for `sip:<remote>` unless told
+            // otherwise; the appliance requires the digest `uri` to be the
+            // Request-URI, which is `sip:[service]@<remote>` in every UAC
+            // scenario except register.xml.
+            if let (Some(service), Some(remote), false) =
+                (self.service, self.remote, self.scenario == "register.xml")
+            {
+                cmd.args(["-auth_uri", &format!("{service}@{remote}")]);
+            }
         }
         for (k, v) in self.vars {
             cmd.args(["-set", k, v]);
@@ -565,6 +592,7 @@ impl SippRun<'_> {
             stats,
             errors,
             screen,
+            messages,
             local: self.local,
         }
     }
@@ -607,9 +635,18 @@ impl Sipp {
             let rest = &screen[start..];
             &rest[..rest.find("Statistics Screen").unwrap_or(rest.len())]
         });
+        let messages = std::fs::read_to_string(&self.messages).unwrap_or_default();
+        // The last messages are the interesting ones.
+        let tail_start = messages
+            .char_indices()
+            .rev()
+            .nth(6000)
+            .map_or(0, |(i, _)| i);
         format!(
-            "--- SIPp {} errors ---\n{errors}\n--- SIPp {} screen ---\n{scenario}",
-            self.name, self.name
+            "--- SIPp {name} errors ---\n{errors}\n--- SIPp {name} screen ---\n{scenario}\n\
+             --- SIPp {name} messages (tail) ---\n{}",
+            &messages[tail_start..],
+            name = self.name,
         )
     }
 }
