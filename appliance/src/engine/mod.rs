@@ -19,11 +19,15 @@
 //!   trunk) is logged once per destination and reported to the core with
 //!   [`Pbx::handle_transport_error`], so trunk cores and failover react at
 //!   once;
-//! - media commands → the [`RelayManager`] ([`media`]); a failed port
+//! - media commands → the [`RelayManager`] (module `media`); a failed port
 //!   allocation is logged, and the call then waits for the caller to give up
 //!   (the core has no input for it yet);
 //! - call records → the store thread ([`store_thread`]);
 //! - events → logs (phone numbers and AORs through [`Pii`]).
+//!
+//! Received requests get `received`/`rport` on their top `Via` first
+//! (RFC 3261 18.2.1, RFC 3581), the transport's duty the transport shell
+//! only does for its own stateless answers.
 //!
 //! Relay `MediaTimeout` and `Failed` events become
 //! [`Pbx::handle_media_timeout`] (BYE both sides).
@@ -54,6 +58,7 @@
 pub mod entropy;
 mod media;
 pub mod store_thread;
+mod via;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -64,6 +69,8 @@ use tokio::task::JoinHandle;
 use voip_shared::pii::Pii;
 use voip_shared::site_config::SiteConfig;
 use voip_sip::auth::BanSource;
+use voip_sip::header::CSeq;
+use voip_sip::message::{Method, SipMessage};
 use voip_sip::registrar::{ConnectionId, Flow, RegistrarEvent, TransportKind as SipKind};
 use voip_sip::trunk::{TrunkEvent, TrunkState};
 
@@ -209,6 +216,7 @@ impl Engine {
         let (resolved_tx, resolved_rx) = mpsc::channel(64);
         let (now, now_unix) = clock();
         let media_timeout = parts.site.media.timeout;
+        let secrets = parts.secrets.clone();
         let pbx = Pbx::new(
             parts.site,
             parts.secrets,
@@ -220,6 +228,7 @@ impl Engine {
         );
         let mut task = Task {
             pbx,
+            secrets,
             commands: command_rx,
             inbound: Some(parts.inbound),
             outbound: parts.outbound,
@@ -355,6 +364,8 @@ type Resolution = (u64, String, Vec<IpAddr>);
 
 struct Task {
     pbx: Pbx<OsEntropy>,
+    /// The secrets in force (the core does not hand them out).
+    secrets: Secrets,
     commands: mpsc::Receiver<Command>,
     inbound: Option<mpsc::Receiver<Inbound>>,
     outbound: mpsc::Sender<Outbound>,
@@ -382,6 +393,9 @@ async fn recv_inbound(rx: &mut Option<mpsc::Receiver<Inbound>>) -> Option<Inboun
 
 impl Task {
     async fn run(mut self) {
+        // `Pbx::new` queues output already (first REGISTERs of IP-literal
+        // trunks, rejected trunk configurations).
+        self.drain();
         loop {
             let deadline = self.pbx.poll_timeout();
             tokio::select! {
@@ -419,6 +433,7 @@ impl Task {
                 let (now, unix) = clock();
                 self.media.set_media_timeout(site.media.timeout);
                 tracing::info!(site_revision = site.revision, "site configuration reloaded");
+                self.secrets = secrets.clone();
                 self.pbx.reload(now, unix, *site, secrets);
                 self.spawn_resolvers();
             }
@@ -464,7 +479,11 @@ impl Task {
             remote: inbound.source,
             connection: Some(ConnectionId(inbound.connection.0)),
         };
-        self.pbx.handle_inbound(now, unix, inbound.message, flow);
+        let mut message = inbound.message;
+        if let SipMessage::Request(request) = &mut message {
+            via::stamp_top_via(request, inbound.source);
+        }
+        self.pbx.handle_inbound(now, unix, message, flow);
     }
 
     fn on_relay_event(&mut self, event: RelayEvent) {
@@ -741,21 +760,31 @@ impl Task {
         for task in self.resolvers.drain(..) {
             task.abort();
         }
-        let registered = |task: &Task| {
-            task.registration
-                .values()
-                .filter(|s| matches!(**s, "registered" | "unregistering"))
-                .count()
-        };
-        if registered(self) > 0 && !grace.is_zero() {
+        let registered = self
+            .registration
+            .values()
+            .filter(|s| matches!(**s, "registered" | "unregistering"))
+            .count();
+        if registered > 0 && !grace.is_zero() {
+            // Stop every trunk core: the same trunks without registration
+            // or keep-alive make `Pbx::reload` retire the running cores
+            // (they send `Expires: 0` to the trunk's address, which must
+            // still be in the configuration) and start no new ones. The
+            // retired cores report no events, so the end is detected by
+            // counting final responses to REGISTER (the engine sends no
+            // other REGISTER as a client).
             let (now, unix) = clock();
             let mut site = self.pbx.site().clone();
-            site.trunks.clear();
-            let secrets = Secrets::default();
+            for trunk in &mut site.trunks {
+                trunk.register = false;
+                trunk.options_interval = None;
+            }
+            let secrets = self.secrets.clone();
             self.pbx.reload(now, unix, site, secrets);
             self.drain();
             let end = tokio::time::Instant::now() + grace;
-            while registered(self) > 0 {
+            let mut answered = 0;
+            while answered < registered {
                 let deadline = self.pbx.poll_timeout();
                 tokio::select! {
                     () = tokio::time::sleep_until(end) => {
@@ -763,7 +792,12 @@ impl Task {
                         break;
                     }
                     message = recv_inbound(&mut self.inbound) => match message {
-                        Some(message) => self.on_inbound(message),
+                        Some(message) => {
+                            if is_final_register_response(&message.message) {
+                                answered += 1;
+                            }
+                            self.on_inbound(message);
+                        }
                         None => break,
                     },
                     () = sleep_until(deadline) => {
@@ -773,6 +807,9 @@ impl Task {
                 }
                 self.drain();
             }
+            if answered >= registered {
+                tracing::info!(trunks = registered, "trunks unregistered");
+            }
         }
         let calls = self.media.calls();
         if calls > 0 {
@@ -781,6 +818,12 @@ impl Task {
         self.media.release_all();
         tracing::info!("SIP engine stopped");
     }
+}
+
+fn is_final_register_response(message: &SipMessage) -> bool {
+    matches!(message, SipMessage::Response(r)
+        if r.status.is_final()
+            && r.headers.typed::<CSeq>().and_then(Result::ok).is_some_and(|c| c.method == Method::REGISTER))
 }
 
 fn log_registrar(event: RegistrarEvent) {
