@@ -290,6 +290,33 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         );
         let _ = writeln!(
             out,
+            "# HELP voip_media_relay_packets_total RTP and RTCP packets through media relays that have stopped, per leg (a: caller side, b: callee side) and direction."
+        );
+        let _ = writeln!(out, "# TYPE voip_media_relay_packets_total counter");
+        let p = e.relay_packets;
+        for (leg, direction, value) in [
+            ("a", "in", p.a_in),
+            ("a", "out", p.a_out),
+            ("b", "in", p.b_in),
+            ("b", "out", p.b_out),
+        ] {
+            let _ = writeln!(
+                out,
+                "voip_media_relay_packets_total{{leg=\"{leg}\",direction=\"{direction}\"}} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP voip_media_rejected_foreign_total Packets dropped by media relays as coming from a foreign source (RTP bleed protection)."
+        );
+        let _ = writeln!(out, "# TYPE voip_media_rejected_foreign_total counter");
+        let _ = writeln!(
+            out,
+            "voip_media_rejected_foreign_total {}",
+            p.rejected_foreign
+        );
+        let _ = writeln!(
+            out,
             "# HELP voip_sip_engine_send_failures_total SIP messages the engine could not hand to the transport."
         );
         let _ = writeln!(out, "# TYPE voip_sip_engine_send_failures_total counter");

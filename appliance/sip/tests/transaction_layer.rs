@@ -139,10 +139,55 @@ fn stray_response_is_dropped_and_matching_uses_branch_and_cseq_method() {
 }
 
 #[test]
-fn requests_without_magic_cookie_are_rejected_400_statelessly() {
+fn rfc2543_requests_match_by_the_fallback_key_for_retransmissions_and_ack() {
     let t0 = Instant::now();
     let mut l = layer();
     let old = invite("a1b2c3");
+    let RequestOutcome::NewTransaction(id) =
+        l.handle_request(t0, old.clone(), dest(9), Reliability::Unreliable)
+    else {
+        panic!("an RFC 2543 INVITE must create a server transaction")
+    };
+    // A retransmission of the same INVITE is absorbed by that transaction.
+    assert_eq!(
+        l.handle_request(t0 + ms(10), old.clone(), dest(9), Reliability::Unreliable),
+        RequestOutcome::Matched(id)
+    );
+    l.send_response(t0 + ms(20), id, resp(&old, 486, "s1"))
+        .unwrap();
+    // Its ACK (same Request-URI, From tag, Call-ID, CSeq number and Via)
+    // matches the INVITE transaction, which becomes Confirmed.
+    assert_eq!(
+        l.handle_request(
+            t0 + ms(30),
+            req("ACK", "a1b2c3", 314_159),
+            dest(9),
+            Reliability::Unreliable
+        ),
+        RequestOutcome::Matched(id)
+    );
+    let Some(Transaction::ServerInvite(t)) = l.get(id) else {
+        panic!()
+    };
+    assert_eq!(t.state(), ServerInviteState::Confirmed);
+    // Another CSeq number is another transaction.
+    assert!(matches!(
+        l.handle_request(
+            t0 + ms(40),
+            req("INVITE", "a1b2c3", 314_160),
+            dest(9),
+            Reliability::Unreliable
+        ),
+        RequestOutcome::NewTransaction(other) if other != id
+    ));
+}
+
+#[test]
+fn rfc2543_requests_without_call_id_are_rejected_400_statelessly() {
+    let t0 = Instant::now();
+    let mut l = layer();
+    let mut old = invite("a1b2c3");
+    old.headers.remove(&HeaderName::CALL_ID);
     assert_eq!(
         l.handle_request(t0, old, dest(9), Reliability::Unreliable),
         RequestOutcome::RejectedStatelessly(voip_sip::message::StatusCode::BAD_REQUEST)

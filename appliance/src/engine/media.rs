@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -49,6 +51,7 @@ pub(crate) struct MediaBridge {
     calls: HashMap<SipCall, CallMedia>,
     by_media: HashMap<media_relay::CallRef, SipCall>,
     next: u64,
+    totals: Arc<RelayTotals>,
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -67,9 +70,63 @@ fn media_direction(d: Direction) -> MediaDirection {
     }
 }
 
+/// Packet counters of the relays that have stopped, summed per leg (A faces
+/// the caller, B the callee). Updated by each relay's control task when it
+/// stops, so a running call is counted when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct RelayTotals {
+    a_in: AtomicU64,
+    a_out: AtomicU64,
+    b_in: AtomicU64,
+    b_out: AtomicU64,
+    rejected_foreign: AtomicU64,
+}
+
+/// A snapshot of [`RelayTotals`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayPacketTotals {
+    /// Packets accepted from leg A's endpoint.
+    pub a_in: u64,
+    /// Packets sent to leg A's endpoint.
+    pub a_out: u64,
+    /// Packets accepted from leg B's endpoint.
+    pub b_in: u64,
+    /// Packets sent to leg B's endpoint.
+    pub b_out: u64,
+    /// Packets dropped as coming from a foreign source (RTP bleed).
+    pub rejected_foreign: u64,
+}
+
+impl RelayTotals {
+    fn add(&self, stats: &media_relay::RelayStats) {
+        let a = &stats.a.counters;
+        self.a_in.fetch_add(a.packets_in, Ordering::Relaxed);
+        self.a_out.fetch_add(a.packets_out, Ordering::Relaxed);
+        let mut foreign = a.rejected_foreign;
+        if let Some(b) = &stats.b {
+            self.b_in
+                .fetch_add(b.counters.packets_in, Ordering::Relaxed);
+            self.b_out
+                .fetch_add(b.counters.packets_out, Ordering::Relaxed);
+            foreign += b.counters.rejected_foreign;
+        }
+        self.rejected_foreign.fetch_add(foreign, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> RelayPacketTotals {
+        RelayPacketTotals {
+            a_in: self.a_in.load(Ordering::Relaxed),
+            a_out: self.a_out.load(Ordering::Relaxed),
+            b_in: self.b_in.load(Ordering::Relaxed),
+            b_out: self.b_out.load(Ordering::Relaxed),
+            rejected_foreign: self.rejected_foreign.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Runs the commands of one relay until the engine drops the sender, then
-/// stops it.
-fn spawn_control(handle: RelayHandle) -> mpsc::Sender<Op> {
+/// stops it and adds its counters to `totals`.
+fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<Op> {
     let (tx, mut rx) = mpsc::channel::<Op>(8);
     tokio::spawn(async move {
         while let Some(op) = rx.recv().await {
@@ -87,6 +144,7 @@ fn spawn_control(handle: RelayHandle) -> mpsc::Sender<Op> {
         }
         let call = handle.call();
         if let Ok(stats) = handle.stop().await {
+            totals.add(&stats);
             tracing::debug!(
                 %call,
                 a_packets_in = stats.a.counters.packets_in,
@@ -106,6 +164,7 @@ impl MediaBridge {
             calls: HashMap::new(),
             by_media: HashMap::new(),
             next: 1,
+            totals: Arc::default(),
         }
     }
 
@@ -127,6 +186,11 @@ impl MediaBridge {
     /// Port pairs reserved.
     pub(crate) fn ports_in_use(&self) -> usize {
         self.manager.ports_in_use()
+    }
+
+    /// Packet counters of the relays stopped so far.
+    pub(crate) fn packet_totals(&self) -> RelayPacketTotals {
+        self.totals.snapshot()
     }
 
     /// The PBX call of a relay's events.
@@ -201,7 +265,7 @@ impl MediaBridge {
             match self.manager.create_relay(state.media, a, b, config) {
                 Ok(handle) => {
                     state.remotes = Some((a_remote, Some(b_remote)));
-                    state.control = Some(spawn_control(handle));
+                    state.control = Some(spawn_control(handle, Arc::clone(&self.totals)));
                 }
                 Err(error) => {
                     tracing::error!(call = %state.media, %error, "cannot start the media relay");
@@ -261,7 +325,7 @@ impl MediaBridge {
         match self.manager.create_echo(state.media, spec, config) {
             Ok(handle) => {
                 state.remotes = Some((remote, None));
-                state.control = Some(spawn_control(handle));
+                state.control = Some(spawn_control(handle, Arc::clone(&self.totals)));
             }
             Err(error) => {
                 tracing::error!(call = %state.media, %error, "cannot start the echo test");

@@ -57,6 +57,7 @@
 
 pub mod entropy;
 mod media;
+pub use media::RelayPacketTotals;
 pub mod store_thread;
 mod via;
 
@@ -150,6 +151,8 @@ pub struct EngineStats {
     pub transmit_dropped: u64,
     /// SIP messages that could not be sent (TCP/TLS without a connection).
     pub transmit_unroutable: u64,
+    /// Packet counters of the media relays that have stopped.
+    pub relay_packets: media::RelayPacketTotals,
 }
 
 enum Command {
@@ -447,6 +450,7 @@ impl Task {
     fn stats(&self) -> EngineStats {
         let routing = self.pbx.routing();
         EngineStats {
+            relay_packets: self.media.packet_totals(),
             calls: self.media.calls(),
             registered_extensions: self.pbx.registrar().aor_count(),
             trunks: self

@@ -336,6 +336,7 @@ impl<R: Entropy> Pbx<R> {
         let rng = SharedRng::new(rng);
         let realm = site.tenant.clone();
         let mut reg_config = RegistrarConfig::new(realm.clone());
+        reg_config.digest = interop_digest_config();
         reg_config.domains.clone_from(&local.domains);
         reg_config.local_addresses = local.sip.iter().map(|(_, a)| a.ip()).collect();
         reg_config.local_addresses.push(local.media_ip);
@@ -351,7 +352,7 @@ impl<R: Entropy> Pbx<R> {
             ..BanConfig::default()
         });
         let registrar = Registrar::new(reg_config, secret, registrar_bans, now);
-        let digest = DigestServer::new(realm, secret, DigestServerConfig::default());
+        let digest = DigestServer::new(realm, secret, interop_digest_config());
         let (via_transport, via_addr) = local
             .preferred()
             .unwrap_or((TransportKind::Udp, SocketAddr::new(local.media_ip, 5060)));
@@ -1366,4 +1367,22 @@ fn via_token(t: TransportKind) -> &'static str {
 fn credential_of(secrets: &Secrets, trunk: &Trunk) -> Option<(Option<String>, String)> {
     let c = secrets.credential(&trunk.credentials)?;
     Some((c.username.clone(), c.password.expose().clone()))
+}
+
+/// The digest challenges the appliance sends: MD5 only, for now.
+///
+/// RFC 8760 recommends offering SHA-256 (first) and MD5, but the UACs
+/// measured here fail as soon as a SHA-256 challenge is present at all:
+/// `SIPp` 3.6.1 exits ("authentication must use MD5") when it comes first, and
+/// baresip 1.0.0 fails the registration ("Function not implemented") even
+/// when MD5 comes first. Many desk phones in the field only do MD5 too. The
+/// SHA-256 code path is implemented and tested in `voip_sip::auth`; offering
+/// it needs a per-site switch (follow-up) for offices whose phones all
+/// support it. The real protection of the credentials is TLS on the
+/// signalling leg.
+fn interop_digest_config() -> DigestServerConfig {
+    DigestServerConfig {
+        algorithms: vec![voip_sip::auth::Algorithm::Md5],
+        ..DigestServerConfig::default()
+    }
 }

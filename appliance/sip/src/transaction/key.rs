@@ -1,10 +1,14 @@
 //! Transaction keys (RFC 3261 17.1.3 and 17.2.3) and branch generation.
 //!
-//! Only RFC 3261 branches (magic cookie `z9hG4bK`) are matched. The RFC 2543
-//! fallback (matching on Request-URI, tags, Call-ID, `CSeq` and top Via) is not
-//! implemented: the [`super::TransactionLayer`] answers such requests `400`
-//! statelessly, which the RFC 4475 `badbranch` case allows. No UA built in the
-//! last fifteen years sends them.
+//! RFC 3261 branches (magic cookie `z9hG4bK`) are matched as such. Requests
+//! whose top Via lacks the cookie (RFC 2543 peers, and RFC 4475's valid
+//! `wsinv` INVITE) get the RFC 3261 17.2.3 fallback: a synthetic branch built
+//! from the Request-URI, From tag, Call-ID, `CSeq` number and the top Via's
+//! branch value (RFC 2543 tags are optional: a missing From tag counts as
+//! empty). The To tag and the `CSeq` method are left out so that a
+//! retransmitted INVITE, its ACK (for a non-2xx answer) and its CANCEL all
+//! land on the INVITE's key (the ACK's To tag is the one we sent). Client
+//! transactions always use our own cookie branches.
 
 use std::fmt::Write as _;
 
@@ -33,8 +37,10 @@ pub enum KeyError {
     /// answered and is dropped.
     #[error("missing or malformed top Via")]
     BadVia,
-    /// The top Via has no `branch` starting with `z9hG4bK` (RFC 2543 peer):
-    /// answered 400 statelessly.
+    /// The top Via has no `branch` starting with `z9hG4bK` (RFC 2543 peer)
+    /// and the fallback fields (From, Call-ID) are missing: answered 400
+    /// statelessly. Also used for responses, which we only match by our own
+    /// cookie branches.
     #[error("top Via branch lacks the RFC 3261 magic cookie")]
     NoMagicCookie,
     /// No parseable `CSeq`.
@@ -60,6 +66,36 @@ fn rfc3261_branch(via: &Via) -> Result<String, KeyError> {
         Some(b) if b.starts_with(MAGIC_COOKIE) => Ok(b.to_owned()),
         _ => Err(KeyError::NoMagicCookie),
     }
+}
+
+/// The synthetic branch of an RFC 2543 request (RFC 3261 17.2.3 fallback).
+/// It starts with a character no RFC 3261 branch starts with, so it can
+/// never collide with a cookie branch.
+fn rfc2543_branch(request: &Request, via: &Via) -> Result<String, KeyError> {
+    use crate::header::{CallId, From};
+    // RFC 2543 made tags optional, so a missing From tag is part of the key.
+    let from_tag = request
+        .headers
+        .typed::<From>()
+        .and_then(Result::ok)
+        .ok_or(KeyError::NoMagicCookie)?
+        .tag()
+        .unwrap_or("")
+        .to_owned();
+    let call_id = request
+        .headers
+        .typed::<CallId>()
+        .and_then(Result::ok)
+        .ok_or(KeyError::NoMagicCookie)?;
+    let cseq = cseq_of(&request.headers).ok_or(KeyError::BadCSeq)?;
+    Ok(format!(
+        "%2543|{}|{}|{}|{}|{}",
+        request.uri,
+        from_tag,
+        call_id.0,
+        cseq.seq,
+        via.branch().unwrap_or("")
+    ))
 }
 
 /// A client transaction key (RFC 3261 17.1.3): branch of the top Via plus the
@@ -133,7 +169,10 @@ impl ServerKey {
     /// The key of an incoming request.
     pub fn from_request(request: &Request) -> Result<ServerKey, KeyError> {
         let via = top_via(&request.headers)?;
-        let branch = rfc3261_branch(&via)?;
+        let branch = match rfc3261_branch(&via) {
+            Ok(branch) => branch,
+            Err(_) => rfc2543_branch(request, &via)?,
+        };
         let method = if request.method == Method::ACK {
             Method::INVITE
         } else {

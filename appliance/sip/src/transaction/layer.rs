@@ -189,8 +189,9 @@ pub enum RequestOutcome {
     /// An ACK matched nothing and went to the TU
     /// ([`TransactionEvent::AckWithoutTransaction`]).
     AckWithoutTransaction,
-    /// Answered statelessly with this status (400 for a branch without the
-    /// RFC 3261 magic cookie or a missing `CSeq`, 503 when over the cap).
+    /// Answered statelessly with this status (400 for an RFC 2543 request
+    /// without the fallback key's From or Call-ID, or a missing `CSeq`;
+    /// 503 when over the cap).
     RejectedStatelessly(StatusCode),
     /// Dropped: no usable top Via, so no response can be routed.
     Dropped,
