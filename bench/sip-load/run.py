@@ -298,6 +298,7 @@ class Sipp:
             "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-trace_screen",
             "-max_recv_loops", "10000", "-timer_resol", "1",
             "-mp", str(self.a.uac_media_port), "-buff_size", str(SOCK_BUF),
+            "-s", self.a.service,
         ]  # fmt: skip
         return cmd
 
@@ -492,6 +493,12 @@ def main() -> int:
     ap.add_argument("--target", choices=["kamailio", "appliance"], required=True)
     ap.add_argument("--target-cmd", default=os.environ.get("BENCH_TARGET_CMD"), help="appliance command (or $BENCH_TARGET_CMD)")
     ap.add_argument("--target-addr", default="127.0.0.1:5070")
+    ap.add_argument("--service", default="service", help="Request-URI user the UAC calls (the appliance: a DID)")
+    ap.add_argument(
+        "--pre-uas-cmd",
+        default=os.environ.get("BENCH_PRE_UAS_CMD", ""),
+        help="shell command run once after the target started, before any call (the appliance: register the UAS as an extension)",
+    )
     ap.add_argument("--uas-port", type=int, default=5080)
     ap.add_argument("--uac-port", type=int, default=5090)
     ap.add_argument("--uac-media-port", type=int, default=16000)
@@ -548,6 +555,10 @@ def main() -> int:
     print(f"target {a.target}: {' '.join(target.cmd)}\nworkdir {workdir}", flush=True)
     try:
         target.start()
+        if a.pre_uas_cmd:
+            pre = subprocess.run(a.pre_uas_cmd, shell=True, cwd=workdir, timeout=30)
+            if pre.returncode != 0:
+                raise SystemExit(f"--pre-uas-cmd failed with exit code {pre.returncode}")
         warmup(sipp, target, workdir)
         print(f"steady: {a.concurrent} concurrent calls at {a.steady_rate} cps, hold {a.steady_hold_ms} ms", flush=True)
         result["steady"] = phase_steady(sipp, target, workdir, a)

@@ -82,7 +82,7 @@ pub(crate) struct RelayTotals {
     rejected_foreign: AtomicU64,
 }
 
-/// A snapshot of [`RelayTotals`].
+/// Packet counters of the media relays that have stopped, summed per leg.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayPacketTotals {
     /// Packets accepted from leg A's endpoint.
