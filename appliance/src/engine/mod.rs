@@ -40,9 +40,11 @@
 //! # Trunk hosts
 //!
 //! For every trunk whose host is a name, a background task resolves it with
-//! [`SipResolver`] (RFC 3263; the configured port is passed as explicit
-//! port, so no SRV lookup happens yet), feeds the addresses to
-//! [`Pbx::set_trunk_addresses`] and resolves again when the TTL expires. A
+//! [`SipResolver`] (RFC 3263: with a configured port, A/AAAA on that port;
+//! without one, DNS SRV for the trunk's transport, falling back to A/AAAA on
+//! 5060/5061), feeds the targets' socket addresses (SRV order, duplicates
+//! removed) to [`Pbx::set_trunk_addresses`], so requests go to the SRV
+//! target's port, and resolves again when the TTL expires. A
 //! failure is a warning and is retried with backoff (30 s doubling to
 //! 5 min); the last good addresses stay in use. Resolution never delays
 //! start-up. A reload restarts the tasks.
@@ -362,8 +364,8 @@ async fn sleep_until(at: Option<std::time::Instant>) {
     }
 }
 
-/// A resolution result: (generation, trunk id, addresses).
-type Resolution = (u64, String, Vec<IpAddr>);
+/// A resolution result: (generation, trunk id, socket addresses).
+type Resolution = (u64, String, Vec<SocketAddr>);
 
 struct Task {
     pbx: Pbx<OsEntropy>,
@@ -550,13 +552,13 @@ impl Task {
             self.resolvers.push(tokio::spawn(async move {
                 let mut backoff = RESOLVE_RETRY_MIN;
                 loop {
-                    match resolver.resolve(&host, Some(port), transport).await {
+                    match resolver.resolve(&host, port, transport).await {
                         Ok(found) => {
                             backoff = RESOLVE_RETRY_MIN;
-                            let mut addrs: Vec<IpAddr> = Vec::new();
+                            let mut addrs: Vec<SocketAddr> = Vec::new();
                             for target in &found.targets {
-                                if !addrs.contains(&target.addr.ip()) {
-                                    addrs.push(target.addr.ip());
+                                if !addrs.contains(&target.addr) {
+                                    addrs.push(target.addr);
                                 }
                             }
                             tracing::info!(trunk = %id, %host, addresses = addrs.len(), "trunk host resolved");

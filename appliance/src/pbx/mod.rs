@@ -48,10 +48,15 @@
 //!
 //! A trunk is recognised by the source IP of a request: inside one of its
 //! `allowed_sources` when the site configuration lists them, else equal to
-//! one of the trunk's resolved addresses ([`Pbx::set_trunk_addresses`]; a
-//! host that is an IP literal counts as resolved from the start). Calls to
-//! a trunk go to its first resolved address and configured port; a trunk
-//! without a resolved address is skipped by failover.
+//! the IP of one of the trunk's resolved addresses
+//! ([`Pbx::set_trunk_addresses`]; a host that is an IP literal counts as
+//! resolved from the start, on its configured port or the transport's
+//! default port). Requests to a trunk (calls, REGISTER, OPTIONS) go to its
+//! first resolved socket address: the shell resolves with RFC 3263, so with
+//! no configured port that is the SRV target's port. The Request-URI
+//! carries the configured port; a host name without a configured port gets
+//! none (RFC 3263 §4.2: the far end may then use SRV as well), an IP
+//! literal without one gets the transport's default port.
 //!
 //! A trunk core runs for each trunk with `register = true` or an OPTIONS
 //! keep-alive, from the moment its address is known; its requests go out
@@ -211,7 +216,7 @@ pub struct Pbx<R> {
     routing: RoutingState,
     trunks: Vec<TrunkSlot<R>>,
     next_trunk_key: u64,
-    trunk_addrs: HashMap<String, Vec<IpAddr>>,
+    trunk_addrs: HashMap<String, Vec<SocketAddr>>,
     clients: HashMap<TransactionId, ClientEntry>,
     calls: HashMap<CallRef, CallInfo>,
     next_origin: Option<CallerOrigin>,
@@ -287,6 +292,23 @@ fn uri_host(host: &str) -> String {
         format!("[{host}]")
     } else {
         host.to_owned()
+    }
+}
+
+/// The socket address of a trunk whose host is an IP literal: the
+/// configured port, else the transport's default port. `None` for a name.
+fn literal_addr(trunk: &Trunk) -> Option<SocketAddr> {
+    let ip = trunk.host.parse::<IpAddr>().ok()?;
+    Some(SocketAddr::new(ip, trunk.port_or_default()))
+}
+
+/// The port written in Request-URIs towards a trunk: the configured one; an
+/// IP literal without one gets the transport's default; a host name without
+/// one gets none (RFC 3263 §4.2).
+fn uri_port(trunk: &Trunk) -> Option<u16> {
+    match trunk.port {
+        Some(port) => Some(port),
+        None => literal_addr(trunk).map(|a| a.port()),
     }
 }
 
@@ -389,8 +411,8 @@ impl<R: Entropy> Pbx<R> {
             events: VecDeque::new(),
         };
         for trunk in pbx.site.trunks.clone() {
-            if let Ok(ip) = trunk.host.parse::<IpAddr>() {
-                pbx.trunk_addrs.insert(trunk.id.clone(), vec![ip]);
+            if let Some(addr) = literal_addr(&trunk) {
+                pbx.trunk_addrs.insert(trunk.id.clone(), vec![addr]);
             }
             pbx.add_trunk_core(&trunk);
         }
@@ -425,13 +447,15 @@ impl<R: Entropy> Pbx<R> {
     }
 
     /// The shell resolved trunk `trunk_id`'s host to `addrs` (first =
-    /// preferred). Starts the trunk's core once an address is known.
+    /// preferred), each with the port to send to (the SRV target's port when
+    /// the trunk has no configured port). Starts the trunk's core once an
+    /// address is known. Inbound trunk recognition uses only the IPs.
     pub fn set_trunk_addresses(
         &mut self,
         now: Instant,
         now_unix: Duration,
         trunk_id: &str,
-        addrs: Vec<IpAddr>,
+        addrs: Vec<SocketAddr>,
     ) {
         self.anchor = (now, now_unix);
         self.trunk_addrs.insert(trunk_id.to_owned(), addrs);
@@ -526,11 +550,11 @@ impl<R: Entropy> Pbx<R> {
     /// New configuration and secrets; see the module docs for what changes.
     pub fn reload(&mut self, now: Instant, now_unix: Duration, site: SiteConfig, secrets: Secrets) {
         self.anchor = (now, now_unix);
-        let old_hosts: HashMap<String, String> = self
+        let old_hosts: HashMap<String, (String, Option<u16>)> = self
             .site
             .trunks
             .iter()
-            .map(|t| (t.id.clone(), t.host.clone()))
+            .map(|t| (t.id.clone(), (t.host.clone(), t.port)))
             .collect();
         self.site = site;
         self.secrets = secrets;
@@ -552,11 +576,12 @@ impl<R: Entropy> Pbx<R> {
             }
         }
         for trunk in &wanted {
-            if let Ok(ip) = trunk.host.parse::<IpAddr>() {
-                self.trunk_addrs.insert(trunk.id.clone(), vec![ip]);
-            } else if old_hosts.get(&trunk.id) != Some(&trunk.host) {
-                // A new host name: the old addresses no longer apply; the
-                // shell resolves it and calls `set_trunk_addresses`.
+            if let Some(addr) = literal_addr(trunk) {
+                self.trunk_addrs.insert(trunk.id.clone(), vec![addr]);
+            } else if old_hosts.get(&trunk.id) != Some(&(trunk.host.clone(), trunk.port)) {
+                // A new host name or port: the old addresses no longer
+                // apply; the shell resolves it and calls
+                // `set_trunk_addresses`.
                 self.trunk_addrs.remove(&trunk.id);
             }
             if !keep.contains(&trunk.id) {
@@ -669,7 +694,7 @@ impl<R: Entropy> Pbx<R> {
             voip_sip::trunk::Secret::new(cred.1.clone()),
             contact,
         );
-        config.registrar_port = Some(trunk.port);
+        config.registrar_port = uri_port(trunk);
         config.transport = match trunk.transport {
             Transport::Udp => TrunkTransport::Udp,
             Transport::Tcp => TrunkTransport::Tcp,
@@ -723,11 +748,11 @@ impl<R: Entropy> Pbx<R> {
         }
     }
 
-    /// Where to send to trunk `id`: its first address and configured port.
+    /// Where to send to trunk `id`: its first resolved socket address.
     fn trunk_destination(&self, trunk: &Trunk) -> Option<Destination> {
-        let ip = *self.trunk_addrs.get(&trunk.id)?.first()?;
+        let addr = *self.trunk_addrs.get(&trunk.id)?.first()?;
         Some(Destination {
-            addr: SocketAddr::new(ip, trunk.port),
+            addr,
             flow: flow_tag(transport_kind(trunk.transport), None),
         })
     }
@@ -740,7 +765,7 @@ impl<R: Entropy> Pbx<R> {
             None => self
                 .trunk_addrs
                 .get(&t.id)
-                .is_some_and(|a| a.iter().any(|x| x.to_canonical() == ip)),
+                .is_some_and(|a| a.iter().any(|x| x.ip().to_canonical() == ip)),
         })
     }
 
@@ -1318,10 +1343,10 @@ impl<R: Entropy> Pbx<R> {
             Transport::Tcp => ";transport=tcp",
             Transport::Tls => ";transport=tls",
         };
+        let port = uri_port(trunk).map(|p| format!(":{p}")).unwrap_or_default();
         let request_uri = Uri::parse(&format!(
-            "sip:{dial}@{}:{}{transport_param}",
+            "sip:{dial}@{}{port}{transport_param}",
             uri_host(&trunk.host),
-            trunk.port
         ))
         .ok()?;
         let credentials =

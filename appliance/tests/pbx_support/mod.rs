@@ -236,7 +236,8 @@ impl Net {
         format!("z9hG4bKt{}", self.branch)
     }
 
-    fn drain(&mut self) {
+    /// Collects every output of the PBX (after a direct call on `pbx`).
+    pub fn drain(&mut self) {
         loop {
             let mut moved = false;
             while let Some(t) = self.pbx.poll_transmit() {

@@ -156,8 +156,11 @@ pub struct Trunk {
     pub id: String,
     /// Provider host name or IP address.
     pub host: String,
-    /// Port.
-    pub port: u16,
+    /// Port as configured (1..=65535); `None` when the site file gives no
+    /// port: the appliance then locates the servers with DNS SRV for a host
+    /// name (RFC 3263 §4.2) and uses [`Transport::default_port`] for an IP
+    /// literal. See [`Trunk::port_or_default`].
+    pub port: Option<u16>,
     /// Transport.
     pub transport: Transport,
     /// Name of the credentials entry in the secrets file.
@@ -182,6 +185,14 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// OPTIONS keepalive interval; `None` when disabled.
     pub options_interval: Option<Duration>,
+}
+
+impl Trunk {
+    /// The configured port, else the transport's default port (5060 for
+    /// UDP and TCP, 5061 for TLS).
+    pub fn port_or_default(&self) -> u16 {
+        self.port.unwrap_or(self.transport.default_port())
+    }
 }
 
 /// An inbound number and the extension it rings.

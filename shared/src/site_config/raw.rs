@@ -59,7 +59,8 @@ pub struct RawTrunk {
     pub id: String,
     /// Provider host name or IP address.
     pub host: String,
-    /// Port; default 5060 (udp, tcp) or 5061 (tls).
+    /// Port; absent: DNS SRV for a host name, else 5060 (udp, tcp) or 5061
+    /// (tls). Stays absent in the typed [`Trunk`](super::Trunk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
     /// Transport; default udp.

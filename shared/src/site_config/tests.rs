@@ -27,12 +27,15 @@ fn full_example_is_valid_and_typed() {
     assert_eq!(c.trunks.len(), 2);
     assert_eq!(c.extensions.len(), 5);
     let kpn = c.trunk("kpn").unwrap();
-    assert_eq!(kpn.port, 5061, "tls default port");
+    assert_eq!(kpn.port, None, "no port configured: left to DNS SRV");
+    assert_eq!(kpn.port_or_default(), 5061, "tls default port");
     assert_eq!(kpn.transport, Transport::Tls);
     assert_eq!(kpn.register_expiry, Duration::from_mins(10));
     assert_eq!(kpn.srtp, SrtpMode::Optional);
     assert_eq!(kpn.allowed_sources.as_ref().unwrap().len(), 2);
     let backup = c.trunk("backup").unwrap();
+    assert_eq!(backup.port, Some(5060), "explicit port kept");
+    assert_eq!(backup.port_or_default(), 5060);
     assert_eq!(backup.options_interval, Some(Duration::from_secs(30)));
     assert!(backup.allowed_sources.is_none());
     assert_eq!(
@@ -123,6 +126,56 @@ fn raw_structs_round_trip_through_json_and_validate() {
     let sent = serde_json::to_value(&raw).unwrap();
     let received = SiteConfig::from_json(sent).unwrap();
     assert_eq!(raw.validate().unwrap(), received);
+}
+
+/// A minimal site with one trunk; `port_line` is inserted in the trunk.
+fn one_trunk_site(port_line: &str) -> String {
+    format!(
+        "version = 1\nsite_name = \"K\"\ntenant = \"t\"\n[[trunks]]\nid = \"a\"\n\
+         host = \"sip.provider.example\"\ntransport = \"tcp\"\ncredentials = \"c\"\n\
+         username = \"u\"\npriority = 1\n{port_line}\n"
+    )
+}
+
+#[test]
+fn trunk_port_is_kept_as_configured() {
+    let table: &[(&str, Option<u16>, u16)] = &[
+        ("", None, 5060),
+        ("port = 5060", Some(5060), 5060),
+        ("port = 1", Some(1), 1),
+        ("port = 65535", Some(65_535), 65_535),
+    ];
+    for (line, port, effective) in table {
+        let c = SiteConfig::from_toml_str(&one_trunk_site(line)).unwrap();
+        let trunk = c.trunk("a").unwrap();
+        assert_eq!(trunk.port, *port, "{line:?}");
+        assert_eq!(trunk.port_or_default(), *effective, "{line:?}");
+    }
+    for line in ["port = 0", "port = 65536", "port = -1"] {
+        assert_eq!(
+            problems_of(SiteConfig::from_toml_str(&one_trunk_site(line))),
+            vec![("trunks[0].port".to_owned(), "config-port-out-of-range")],
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn trunk_without_port_round_trips_as_absent() {
+    let doc = one_trunk_site("");
+    let from_toml = SiteConfig::from_toml_str(&doc).unwrap();
+    assert_eq!(from_toml.trunk("a").unwrap().port, None);
+    // TOML → JSON value → typed: same.
+    let value = toml_to_value(&doc).unwrap();
+    let from_json = SiteConfig::from_json(value.clone()).unwrap();
+    assert_eq!(from_json, from_toml);
+    // Raw structs → JSON (what the cloud sends): no `port` key, still `None`.
+    let raw: RawSiteConfig = serde_json::from_value(value).unwrap();
+    let sent = serde_json::to_value(&raw).unwrap();
+    assert!(sent["trunks"][0].get("port").is_none(), "{sent}");
+    let received = SiteConfig::from_json(sent).unwrap();
+    assert_eq!(received.trunk("a").unwrap().port, None);
+    assert_eq!(received, from_toml);
 }
 
 const BROKEN: &str = r#"

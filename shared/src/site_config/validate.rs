@@ -177,10 +177,6 @@ fn checked_port(
     }
 }
 
-fn port(value: Option<i64>, default: u16, path: &str, problems: &mut Problems) -> u16 {
-    checked_port(value, default, path, problems).unwrap_or(default)
-}
-
 fn seconds(v: i64) -> Duration {
     Duration::from_secs(v.unsigned_abs())
 }
@@ -525,12 +521,15 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
             );
         }
         let transport = raw.transport.unwrap_or(Transport::Udp);
-        let port = port(
-            raw.port,
-            transport.default_port(),
-            &format!("{base}.port"),
-            p,
-        );
+        // Absent stays absent (DNS SRV decides); a given port must be valid.
+        let port = raw.port.and_then(|value| {
+            checked_port(
+                Some(value),
+                transport.default_port(),
+                &format!("{base}.port"),
+                p,
+            )
+        });
         name(&raw.credentials, &format!("{base}.credentials"), p);
         text(&raw.username, &format!("{base}.username"), p);
         if let Some(realm) = &raw.realm {
