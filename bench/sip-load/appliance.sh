@@ -45,7 +45,7 @@ listen = "127.0.0.1:18088"
 TOML
 
 # Each call holds two RTP port pairs (four sockets): raise the descriptor limit.
-TARGET_CMD="bash -c 'ulimit -n 65536 && exec $BIN run --config $DIR/appliance.toml'"
+TARGET_CMD="bash -c 'ulimit -n \$(ulimit -Hn) && exec $BIN run --config $DIR/appliance.toml'"
 PRE_UAS="sipp -sf $ROOT/appliance/tests/data/peers/sipp/register.xml -i 127.0.0.1 -p 5080 \
   -s 202 -au 202 -ap bench-202 -m 1 -nostdin -timeout 10s -recv_timeout 5000 127.0.0.1:5070"
 
