@@ -406,11 +406,15 @@ pub async fn run(
         SipTransport::start(TransportConfig::from_listen(&bootstrap.sip)).await?;
     let local = crate::engine::local_addrs(transport.local_addrs());
     let (relay_tx, relay_events) = tokio::sync::mpsc::channel(RELAY_EVENTS);
-    let relays = RelayManager::new(
-        RelayManagerConfig::default(),
-        PortRange::from_settings(&site.media)?,
-        relay_tx,
-    );
+    let port_range = PortRange::from_settings(&site.media)?;
+    // A call holds two port pairs (one per leg), so the port range, not an
+    // arbitrary count, bounds the relays; running out of ports refuses new
+    // calls with 503 (`media.ports_exhausted`).
+    let relay_config = RelayManagerConfig {
+        max_relays: (port_range.pairs() / 2).max(1),
+        ..RelayManagerConfig::default()
+    };
+    let relays = RelayManager::new(relay_config, port_range, relay_tx);
     let resolver = match SipResolver::system() {
         Ok(resolver) => Some(resolver),
         Err(error) => {

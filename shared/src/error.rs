@@ -228,6 +228,7 @@ error_catalogue! {
     MediaTimeout = "media.timeout", Warning, None, "err-media-timeout";
     /// The two sides share no codec (488 Not Acceptable Here).
     MediaNoCommonCodec = "media.no_common_codec", Warning, Some(488), "err-media-no-common-codec";
+    MediaPortsExhausted = "media.ports_exhausted", Error, Some(503), "err-media-ports-exhausted";
     /// SRTP keying or packet authentication failed.
     MediaSrtpFailed = "media.srtp.failed", Error, None, "err-media-srtp-failed";
     /// A site configuration failed validation and was not applied.

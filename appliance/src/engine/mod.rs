@@ -672,7 +672,9 @@ impl Task {
                     self.pbx.handle_media_allocated(now, call, ports);
                 }
                 Err(error) => {
-                    tracing::error!(%call_id, %error, "cannot allocate media ports for a call");
+                    tracing::error!(%call_id, %error, "cannot allocate media ports: call refused");
+                    let (now, _) = clock();
+                    self.pbx.handle_media_unavailable(now, call);
                 }
             },
             MediaCommand::Relay {

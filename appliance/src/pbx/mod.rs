@@ -514,6 +514,17 @@ impl<R: Entropy> Pbx<R> {
         self.pump(now);
     }
 
+    /// The shell could not allocate media ports for `call`: it is refused
+    /// with 503 (`media.ports_exhausted`).
+    pub fn handle_media_unavailable(&mut self, now: Instant, call: CallRef) {
+        self.b2b.handle_media_unavailable(
+            now,
+            call,
+            voip_shared::error::ErrorCode::MediaPortsExhausted.as_str(),
+        );
+        self.pump(now);
+    }
+
     /// The relay saw no media for the site's media timeout: both sides get BYE.
     pub fn handle_media_timeout(&mut self, now: Instant, call: CallRef) {
         self.b2b.handle_media_timeout(now, call);

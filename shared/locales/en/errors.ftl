@@ -44,6 +44,7 @@ err-sip-message-malformed = A malformed SIP message was received and discarded.
 err-sip-transport-tls-failed = A TLS handshake on a SIP transport failed.
 err-media-timeout = No media received; the call was ended.
 err-media-no-common-codec = The endpoints share no codec; the call could not be set up.
+err-media-ports-exhausted = No media ports are free; the call was refused. Widen the RTP port range or lower the load.
 err-media-srtp-failed = SRTP keying or authentication failed.
 err-config-invalid = The new site configuration is invalid and was not applied.
 err-config-apply-failed = The site configuration could not be applied; the previous configuration stays active.

@@ -44,6 +44,7 @@ err-sip-message-malformed = Er is een onleesbaar bericht ontvangen en genegeerd.
 err-sip-transport-tls-failed = Een beveiligde verbinding (TLS) kon niet worden opgezet.
 err-media-timeout = Er kwam geen geluid meer binnen; het gesprek is beëindigd.
 err-media-no-common-codec = De toestellen hebben geen geluidsformaat gemeen; het gesprek kon niet worden opgezet.
+err-media-ports-exhausted = Er zijn geen mediapoorten meer vrij; het gesprek is geweigerd. Vergroot het RTP-poortbereik of verlaag de belasting.
 err-media-srtp-failed = De versleuteling van het geluid (SRTP) is mislukt.
 err-config-invalid = De nieuwe instellingen bevatten fouten en zijn niet gebruikt.
 err-config-apply-failed = De nieuwe instellingen konden niet worden toegepast; de vorige instellingen blijven actief.

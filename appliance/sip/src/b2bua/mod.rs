@@ -307,6 +307,23 @@ impl<R: Entropy> B2bua<R> {
         self.reap(call);
     }
 
+    /// The shell could not allocate the local ports of `call` (the port range
+    /// or the relay limit is exhausted): the call is refused with 503 and
+    /// `code` for the record, whether or not its route is known yet.
+    pub fn handle_media_unavailable(&mut self, now: Instant, call: CallRef, code: &str) {
+        if let Some(c) = self.calls.get_mut(&call)
+            && !c.is_ended()
+            && c.ports.is_none()
+        {
+            c.decision = Some(RouteDecision::Reject {
+                status: 503,
+                code: code.to_owned(),
+            });
+            c.progress(now, &mut self.ctx);
+        }
+        self.reap(call);
+    }
+
     /// The relay saw no RTP for too long: BYE both sides.
     pub fn handle_media_timeout(&mut self, now: Instant, call: CallRef) {
         if let Some(c) = self.calls.get_mut(&call)
