@@ -443,10 +443,17 @@ pub async fn run(
     });
     // Logged last: "listening" is the readiness line (SIP and media are up by now).
     tracing::info!(listen = %bootstrap.http_listen, "local HTTP (health, metrics) listening");
+    let notifier = crate::sd_notify::Notifier::from_env();
+    notifier.notify("READY=1");
+    let watchdog = crate::sd_notify::spawn_watchdog(&notifier);
     let served = axum::serve(listener, router(shared))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartError::Http);
+    notifier.notify("STOPPING=1");
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     engine.shutdown(SHUTDOWN_GRACE).await;
     transport.shutdown(Duration::from_secs(5)).await;
     store.stop().await;

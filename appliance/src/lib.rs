@@ -8,6 +8,7 @@ pub mod engine;
 pub mod media_relay;
 pub mod pbx;
 pub mod routing;
+pub mod sd_notify;
 pub mod secrets;
 pub mod selftest;
 pub mod sip_resolve;

@@ -57,9 +57,17 @@ fn daemon_serves_health_and_metrics_then_stops_on_sigterm() {
         ),
     )
     .unwrap();
+    // systemd's notification socket, as `Type=notify` units get it.
+    let notify_path = dir.join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_voip-appliance"))
         .args(["run", "--config"])
         .arg(&config)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "200000")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -73,6 +81,14 @@ fn daemon_serves_health_and_metrics_then_stops_on_sigterm() {
         .map_while(Result::ok)
         .any(|l| l.contains("listening"));
     assert!(ready, "the daemon never reported that it listens");
+
+    let mut datagram = [0u8; 64];
+    let mut next_notification = || {
+        let n = notify.recv(&mut datagram).unwrap();
+        String::from_utf8_lossy(&datagram[..n]).into_owned()
+    };
+    assert_eq!(next_notification(), "READY=1");
+    assert_eq!(next_notification(), "WATCHDOG=1");
 
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let health = http_get(addr, "/healthz");
@@ -92,6 +108,10 @@ fn daemon_serves_health_and_metrics_then_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
+    let stopping = std::iter::repeat_with(&mut next_notification)
+        .take(100)
+        .find(|n| n != "WATCHDOG=1");
+    assert_eq!(stopping.as_deref(), Some("STOPPING=1"));
     let exit = child.wait().unwrap();
     assert!(
         exit.success(),
