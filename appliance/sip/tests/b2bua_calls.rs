@@ -553,3 +553,24 @@ fn session_timer_expiry_byes_both_sides() {
     assert_eq!(sim.ended().unwrap().reason, EndReason::SessionExpired);
     sim.one_request(phone(BOB), "BYE");
 }
+
+#[test]
+fn no_media_ports_refuses_the_call_with_503_and_no_b_leg() {
+    let mut sim = Sim::new();
+    sim.auto_ports = false;
+    sim.send(alice(), a_invite("202", ""));
+    sim.route(targets(vec![vec![target(2, "202")]]));
+    let call = sim.call();
+    sim.b2b
+        .handle_media_unavailable(sim.now, call, "media.ports_exhausted");
+    sim.pump();
+    let r = sim.take_responses(alice(), "INVITE");
+    assert_eq!(r.last().unwrap().status.as_u16(), 503);
+    assert!(
+        sim.take_requests(phone(2), "INVITE").is_empty(),
+        "no B-leg without media ports"
+    );
+    let cdr = sim.ended().unwrap();
+    assert_eq!(cdr.disposition, Disposition::Rejected);
+    assert_eq!(cdr.reject_code.as_deref(), Some("media.ports_exhausted"));
+}
