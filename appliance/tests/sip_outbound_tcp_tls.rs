@@ -94,6 +94,8 @@ fn ok_to_register(register: &Request, expires: u32) -> Vec<u8> {
 struct Daemon {
     child: Child,
     lines: Option<std::io::Lines<BufReader<std::process::ChildStdout>>>,
+    /// Log lines read up to the readiness line (the engine may log before it).
+    early: std::collections::VecDeque<String>,
     http: SocketAddr,
     dir: PathBuf,
 }
@@ -148,29 +150,41 @@ impl Daemon {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert!(
-            lines
-                .by_ref()
-                .map_while(Result::ok)
-                .any(|l| l.contains("local HTTP (health, metrics) listening")),
-            "no readiness line"
-        );
+        let mut early = std::collections::VecDeque::new();
+        loop {
+            let line = lines
+                .next()
+                .and_then(Result::ok)
+                .expect("no readiness line");
+            if line.contains("local HTTP (health, metrics) listening") {
+                break;
+            }
+            early.push_back(line);
+        }
         Daemon {
             child,
             lines: Some(lines),
+            early,
             http,
             dir,
         }
     }
 
-    /// Waits for a log line containing every one of `parts`.
+    /// Waits for a log line (after the previous match) containing every
+    /// one of `parts`.
     fn wait_for_log(&mut self, parts: &[&str]) {
+        let matches = |l: &String| parts.iter().all(|p| l.contains(p));
+        while let Some(line) = self.early.pop_front() {
+            if matches(&line) {
+                return;
+            }
+        }
         assert!(
             self.lines
                 .as_mut()
                 .expect("logs already drained")
                 .map_while(Result::ok)
-                .any(|l| parts.iter().all(|p| l.contains(p))),
+                .any(|l| matches(&l)),
             "no log line with {parts:?}"
         );
     }

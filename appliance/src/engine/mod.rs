@@ -665,7 +665,7 @@ impl Task {
     /// transport errors (see the module documentation).
     fn on_transport_event(&mut self, event: TransportEvent) {
         let (destination, transport) = match event {
-            TransportEvent::Message(inbound) => return self.on_inbound(inbound),
+            TransportEvent::Message(inbound) => return self.on_inbound(*inbound),
             TransportEvent::ConnectFailed {
                 destination,
                 transport,

@@ -128,8 +128,8 @@ pub struct ConnectionId(pub u64);
 /// What the transport reports to the next layer.
 #[derive(Debug)]
 pub enum TransportEvent {
-    /// A validated message.
-    Message(Inbound),
+    /// A validated message (boxed: the other variants are small).
+    Message(Box<Inbound>),
     /// An outbound connection could not be opened; the messages queued for
     /// it were dropped.
     ConnectFailed {
@@ -635,12 +635,14 @@ impl Ctx {
                 self.metrics.received.inc(transport);
                 let reaction = validate_message(&message, &self.caps);
                 if reaction == Reaction::Process {
-                    match self.inbound.try_send(TransportEvent::Message(Inbound {
-                        message,
-                        source,
-                        transport,
-                        connection,
-                    })) {
+                    match self
+                        .inbound
+                        .try_send(TransportEvent::Message(Box::new(Inbound {
+                            message,
+                            source,
+                            transport,
+                            connection,
+                        }))) {
                         Ok(()) => {
                             self.metrics.inbound.fetch_add(1, Ordering::Relaxed);
                         }
