@@ -13,12 +13,21 @@
 //! - transmits → serialised into an [`Outbound`] for the transport (never
 //!   waiting: a full queue drops the message, counted; the transaction layer
 //!   retransmits over UDP). UDP goes to the destination from the socket the
-//!   peer's flow came in on; TCP/TLS goes over the peer's connection.
-//!   **Outbound TCP/TLS connections are not opened** (the transport cannot
-//!   yet): a TCP/TLS message without a connection (requests to a TCP/TLS
-//!   trunk) is logged once per destination and reported to the core with
-//!   [`Pbx::handle_transport_error`], so trunk cores and failover react at
-//!   once;
+//!   peer's flow came in on; TCP/TLS goes over the peer's connection, or,
+//!   without one (requests to a TCP/TLS trunk), over a connection the
+//!   transport reuses or opens. For TLS the transport verifies the server's
+//!   certificate against [`Outbound::server_name`]: the Request-URI host of
+//!   requests ([`Transmit`] does not carry the trunk; requests to trunks
+//!   address the trunk's configured host, `REGISTER sip:host` and
+//!   `INVITE sip:number@host:port`), none for responses (they go over the
+//!   request's connection, or the destination IP address is checked);
+//!   in-dialog requests whose Request-URI is the provider's Contact normally
+//!   reuse the connection to the same address;
+//! - transport reports → [`TransportEvent::ConnectFailed`] and
+//!   [`TransportEvent::QueueFull`] become [`Pbx::handle_transport_error`]
+//!   (client transactions to that destination fail at once: trunk
+//!   registration backs off, calls fail over to the next trunk); connect
+//!   failures are logged once per destination at warning level;
 //! - media commands → the [`RelayManager`] (module `media`); a failed port
 //!   allocation is logged, and the call then waits for the caller to give up
 //!   (the core has no input for it yet);
@@ -81,7 +90,7 @@ use crate::media_relay::{RelayEvent, RelayEventKind, RelayManager};
 use crate::pbx::{LocalAddrs, MediaCommand, Pbx, PbxEvent, Transmit};
 use crate::secrets::Secrets;
 use crate::sip_resolve::SipResolver;
-use crate::sip_transport::{self, Inbound, Outbound, TransportKind};
+use crate::sip_transport::{self, Inbound, Outbound, TransportEvent, TransportKind};
 
 pub use entropy::{EntropyError, OsEntropy};
 use media::MediaBridge;
@@ -107,8 +116,8 @@ pub struct EngineParts {
     pub local: LocalAddrs,
     /// The digest nonce key ([`entropy::load_or_create_key`]).
     pub nonce_key: [u8; 32],
-    /// Validated messages from the transport.
-    pub inbound: mpsc::Receiver<Inbound>,
+    /// Validated messages and connection failures from the transport.
+    pub inbound: mpsc::Receiver<TransportEvent>,
     /// The transport's send queue.
     pub outbound: mpsc::Sender<Outbound>,
     /// The media relay.
@@ -151,7 +160,9 @@ pub struct EngineStats {
     pub ports_in_use: usize,
     /// SIP messages dropped because the transport's queue was full.
     pub transmit_dropped: u64,
-    /// SIP messages that could not be sent (TCP/TLS without a connection).
+    /// SIP messages that could not be sent at all: the transport is gone,
+    /// or an outbound TCP/TLS connection could not be opened (counted once
+    /// per failed connection attempt).
     pub transmit_unroutable: u64,
     /// Packet counters of the media relays that have stopped.
     pub relay_packets: media::RelayPacketTotals,
@@ -372,7 +383,7 @@ struct Task {
     /// The secrets in force (the core does not hand them out).
     secrets: Secrets,
     commands: mpsc::Receiver<Command>,
-    inbound: Option<mpsc::Receiver<Inbound>>,
+    inbound: Option<mpsc::Receiver<TransportEvent>>,
     outbound: mpsc::Sender<Outbound>,
     relay_events: mpsc::Receiver<RelayEvent>,
     media: MediaBridge,
@@ -389,7 +400,7 @@ struct Task {
     transmit_unroutable: u64,
 }
 
-async fn recv_inbound(rx: &mut Option<mpsc::Receiver<Inbound>>) -> Option<Inbound> {
+async fn recv_inbound(rx: &mut Option<mpsc::Receiver<TransportEvent>>) -> Option<TransportEvent> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -417,8 +428,8 @@ impl Task {
                         return;
                     }
                 },
-                message = recv_inbound(&mut self.inbound) => match message {
-                    Some(message) => self.on_inbound(message),
+                event = recv_inbound(&mut self.inbound) => match event {
+                    Some(event) => self.on_transport_event(event),
                     None => self.inbound = None,
                 },
                 Some(event) = self.relay_events.recv() => self.on_relay_event(event),
@@ -621,23 +632,9 @@ impl Task {
     }
 
     /// Queues `transmit` for the transport; returns the destination when
-    /// it cannot be sent at all.
+    /// it cannot be sent at all (the transport is gone).
     fn send(&mut self, transmit: &Transmit) -> Option<(SocketAddr, SipKind)> {
         let transport = transport_kind(transmit.transport);
-        if transport != TransportKind::Udp && transmit.connection.is_none() {
-            self.transmit_unroutable += 1;
-            if self
-                .unroutable_logged
-                .insert((transmit.destination, transport))
-            {
-                tracing::error!(
-                    destination = %transmit.destination,
-                    transport = transport.as_str(),
-                    "cannot send: outbound TCP/TLS connections are not supported yet (trunks must use UDP for now)"
-                );
-            }
-            return Some((transmit.destination, transmit.transport));
-        }
         let out = Outbound {
             bytes: transmit.to_bytes(),
             destination: transmit.destination,
@@ -645,9 +642,10 @@ impl Task {
             connection: transmit
                 .connection
                 .map(|c| sip_transport::ConnectionId(c.0)),
+            server_name: tls_server_name(transmit),
         };
         match self.outbound.try_send(out) {
-            Ok(()) => {}
+            Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.transmit_dropped += 1;
                 if self.transmit_dropped.is_power_of_two() {
@@ -656,12 +654,54 @@ impl Task {
                         "SIP transport queue full: message dropped"
                     );
                 }
+                None
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.transmit_dropped += 1;
+                self.transmit_unroutable += 1;
+                Some((transmit.destination, transmit.transport))
             }
         }
-        None
+    }
+
+    /// A transport report: messages go to the core, send failures become
+    /// transport errors (see the module documentation).
+    fn on_transport_event(&mut self, event: TransportEvent) {
+        let (destination, transport) = match event {
+            TransportEvent::Message(inbound) => return self.on_inbound(*inbound),
+            TransportEvent::ConnectFailed {
+                destination,
+                transport,
+                cause,
+            } => {
+                self.transmit_unroutable += 1;
+                if self.unroutable_logged.insert((destination, transport)) {
+                    tracing::warn!(
+                        %destination,
+                        transport = transport.as_str(),
+                        cause = cause.as_str(),
+                        "cannot open a SIP connection"
+                    );
+                } else {
+                    tracing::debug!(
+                        %destination,
+                        transport = transport.as_str(),
+                        cause = cause.as_str(),
+                        "cannot open a SIP connection"
+                    );
+                }
+                (destination, transport)
+            }
+            TransportEvent::QueueFull {
+                destination,
+                transport,
+            } => {
+                self.transmit_dropped += 1;
+                (destination, transport)
+            }
+        };
+        let (now, _) = clock();
+        self.pbx
+            .handle_transport_error(now, destination, sip_kind(transport), None);
     }
 
     fn on_media(&mut self, command: MediaCommand) {
@@ -799,12 +839,14 @@ impl Task {
                         tracing::warn!("trunks did not unregister within the grace period");
                         break;
                     }
-                    message = recv_inbound(&mut self.inbound) => match message {
-                        Some(message) => {
-                            if is_final_register_response(&message.message) {
+                    event = recv_inbound(&mut self.inbound) => match event {
+                        Some(event) => {
+                            if let TransportEvent::Message(message) = &event
+                                && is_final_register_response(&message.message)
+                            {
                                 answered += 1;
                             }
-                            self.on_inbound(message);
+                            self.on_transport_event(event);
                         }
                         None => break,
                     },
@@ -826,6 +868,24 @@ impl Task {
         self.media.release_all();
         tracing::info!("SIP engine stopped");
     }
+}
+
+/// The TLS server name for a transmit: the Request-URI host of a request
+/// (brackets of an IPv6 reference removed); `None` for responses and other
+/// transports (see the module documentation).
+fn tls_server_name(transmit: &Transmit) -> Option<String> {
+    if transmit.transport != SipKind::Tls {
+        return None;
+    }
+    let SipMessage::Request(request) = &transmit.message else {
+        return None;
+    };
+    let host = &request.uri.as_sip()?.host;
+    Some(match host {
+        voip_sip::uri::Host::Domain(name) => name.clone(),
+        voip_sip::uri::Host::Ipv4(ip) => ip.to_string(),
+        voip_sip::uri::Host::Ipv6(ip) => ip.to_string(),
+    })
 }
 
 fn is_final_register_response(message: &SipMessage) -> bool {

@@ -29,8 +29,25 @@
 //! known and the connection is then closed; an RFC 5626 keep-alive ping
 //! (CRLFCRLF) is answered with a CRLF pong. Responses that upper layers send
 //! for messages that preceded a framing error on the same connection are lost
-//! with the connection. Outbound connections are not opened here: an
-//! [`Outbound`] naming a stream connection that is gone is counted and dropped.
+//! with the connection.
+//!
+//! Outbound streams (RFC 3261 18.1, RFC 5923-style reuse): an [`Outbound`]
+//! over TCP/TLS whose `connection` is `None` or gone goes over the newest
+//! live connection to the same remote address and transport, whichever side
+//! opened it; without one, a connection is opened (TCP connect within
+//! [`TransportConfig::connect_timeout`], TLS 1.2+ handshake with certificate
+//! verification against the OS trust store (`rustls-native-certs`) plus
+//! [`TransportConfig::tls_ca_file`], server name
+//! [`Outbound::server_name`] or else the destination IP address). Messages
+//! queue (at most 64 per connection) while it opens; it then runs like an
+//! accepted connection and delivers what arrives as [`Inbound`] with its own
+//! [`ConnectionId`]. A failure is reported as
+//! [`TransportEvent::ConnectFailed`] (the queued messages are dropped and
+//! counted); a full queue drops the message and reports
+//! [`TransportEvent::QueueFull`]. Connections we opened send an RFC 5626
+//! CRLFCRLF keep-alive ping after a third of the idle timeout without
+//! receiving, so that a registered trunk connection (which carries the
+//! provider's requests to us) stays open while the provider answers pings.
 //!
 //! UDP: one task per socket with one 64 KiB receive buffer; a CRLF-only
 //! datagram is counted as a keep-alive and not answered (RFC 5626 uses STUN on
@@ -41,6 +58,7 @@
 //! with 200, every other request with `503` + `Retry-After: 30`, and never
 //! answers an `ACK` (see [`stateless`]).
 
+mod connect;
 pub mod stateless;
 mod stream;
 mod tls;
@@ -107,6 +125,62 @@ impl TransportKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);
 
+/// What the transport reports to the next layer.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// A validated message (boxed: the other variants are small).
+    Message(Box<Inbound>),
+    /// An outbound connection could not be opened; the messages queued for
+    /// it were dropped.
+    ConnectFailed {
+        /// The remote address.
+        destination: SocketAddr,
+        /// TCP or TLS.
+        transport: TransportKind,
+        /// Why.
+        cause: ConnectFailure,
+    },
+    /// A stream connection's write queue was full: a message to
+    /// `destination` was dropped.
+    QueueFull {
+        /// The remote address.
+        destination: SocketAddr,
+        /// TCP or TLS.
+        transport: TransportKind,
+    },
+}
+
+/// Why an outbound connection failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// The TCP connect failed (refused, unreachable, ...).
+    Connect(std::io::ErrorKind),
+    /// No TCP connection within [`TransportConfig::connect_timeout`].
+    Timeout,
+    /// The server name is not a valid DNS name or IP address.
+    InvalidServerName,
+    /// The TLS handshake failed or timed out (e.g. certificate not trusted).
+    Tls,
+    /// Too many outbound connections are open or opening.
+    TooManyConnections,
+    /// The transport is shutting down.
+    Shutdown,
+}
+
+impl ConnectFailure {
+    /// Log label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectFailure::Connect(_) => "connect",
+            ConnectFailure::Timeout => "timeout",
+            ConnectFailure::InvalidServerName => "invalid_server_name",
+            ConnectFailure::Tls => "tls",
+            ConnectFailure::TooManyConnections => "too_many_connections",
+            ConnectFailure::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// A validated message handed to the next layer.
 #[derive(Debug)]
 pub struct Inbound {
@@ -130,8 +204,13 @@ pub struct Outbound {
     /// Transport to use.
     pub transport: TransportKind,
     /// UDP: the socket to send from (`None`: the first UDP socket). Streams:
-    /// the connection (required; connections are not opened here).
+    /// the connection; `None` or gone: a live connection to `destination`,
+    /// else a new one (see the module documentation).
     pub connection: Option<ConnectionId>,
+    /// TLS: the name the server's certificate must match when a connection
+    /// is opened (a trunk's configured host); `None`: the destination's IP
+    /// address. Ignored otherwise.
+    pub server_name: Option<String>,
 }
 
 /// Why the SIP transports could not start.
@@ -177,6 +256,11 @@ pub struct TransportConfig {
     pub outbound_capacity: usize,
     /// What the validation layer and the fallback UAS advertise.
     pub capabilities: Capabilities,
+    /// Extra trust anchors (PEM) for outbound TLS, besides the OS store.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Time allowed for an outbound TCP connect (the TLS handshake has its
+    /// own 10 s).
+    pub connect_timeout: Duration,
 }
 
 impl TransportConfig {
@@ -196,6 +280,9 @@ impl TransportConfig {
             inbound_capacity: 1024,
             outbound_capacity: 1024,
             capabilities: Capabilities::default(),
+            // Follow-up: the bootstrap file has no key for it yet.
+            tls_ca_file: None,
+            connect_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -215,8 +302,13 @@ pub enum DropCause {
     Ack,
     /// The [`Inbound`] channel was full.
     InboundFull,
-    /// An [`Outbound`] for a connection or socket that does not exist (any more).
+    /// An [`Outbound`] that cannot go anywhere (no UDP socket, or a
+    /// transport mismatch).
     NoRoute,
+    /// A stream connection's write queue was full.
+    QueueFull,
+    /// Queued for an outbound connection that could not be opened.
+    ConnectFailed,
 }
 
 impl DropCause {
@@ -230,6 +322,8 @@ impl DropCause {
             DropCause::Ack => "ack",
             DropCause::InboundFull => "inbound_full",
             DropCause::NoRoute => "no_route",
+            DropCause::QueueFull => "queue_full",
+            DropCause::ConnectFailed => "connect_failed",
         }
     }
 }
@@ -258,6 +352,8 @@ pub struct TransportMetrics {
     connections: PerTransport,
     connections_refused: PerTransport,
     connections_open: PerTransport,
+    connections_opened: PerTransport,
+    connect_failures: PerTransport,
     inbound: AtomicU64,
     send_errors: AtomicU64,
     rejected: Mutex<BTreeMap<u16, u64>>,
@@ -298,7 +394,7 @@ impl TransportMetrics {
 
     /// Appends the Prometheus text exposition of every counter to `out`.
     pub fn render_prometheus(&self, out: &mut String) {
-        let per_transport: [(&str, &str, &str, &PerTransport); 6] = [
+        let per_transport: [(&str, &str, &str, &PerTransport); 8] = [
             (
                 "voip_sip_received_total",
                 "counter",
@@ -334,6 +430,18 @@ impl TransportMetrics {
                 "gauge",
                 "Stream connections currently open.",
                 &self.connections_open,
+            ),
+            (
+                "voip_sip_connections_opened_total",
+                "counter",
+                "Outbound stream connections established.",
+                &self.connections_opened,
+            ),
+            (
+                "voip_sip_connect_failures_total",
+                "counter",
+                "Outbound stream connections that could not be established.",
+                &self.connect_failures,
             ),
         ];
         for (name, kind, help, values) in per_transport {
@@ -402,6 +510,15 @@ enum Sink {
     Stream(mpsc::Sender<Vec<u8>>),
 }
 
+/// The live UDP sockets and stream connections (opening ones included), and
+/// the stream connections by remote address and transport.
+#[derive(Debug, Default)]
+struct Registry {
+    sinks: HashMap<ConnectionId, Sink>,
+    by_remote: HashMap<(SocketAddr, TransportKind), ConnectionId>,
+    remotes: HashMap<ConnectionId, (SocketAddr, TransportKind)>,
+}
+
 /// State shared by every listener task.
 #[derive(Debug)]
 struct Ctx {
@@ -409,9 +526,12 @@ struct Ctx {
     limits: Limits,
     idle_timeout: Duration,
     metrics: Arc<TransportMetrics>,
-    inbound: mpsc::Sender<Inbound>,
-    sinks: Mutex<HashMap<ConnectionId, Sink>>,
+    inbound: mpsc::Sender<TransportEvent>,
+    registry: Mutex<Registry>,
     next_id: AtomicU64,
+    tls_client: Arc<tokio_rustls::rustls::ClientConfig>,
+    connect_timeout: Duration,
+    outbound_permits: Arc<Semaphore>,
 }
 
 impl Ctx {
@@ -420,28 +540,76 @@ impl Ctx {
     }
 
     fn register(&self, id: ConnectionId, sink: Sink) {
-        if let Ok(mut s) = self.sinks.lock() {
-            s.insert(id, sink);
+        if let Ok(mut r) = self.registry.lock() {
+            r.sinks.insert(id, sink);
+        }
+    }
+
+    /// Registers a stream connection; it becomes the one used for
+    /// `remote` over `kind` (the newest wins).
+    fn register_stream(
+        &self,
+        id: ConnectionId,
+        remote: SocketAddr,
+        kind: TransportKind,
+        tx: mpsc::Sender<Vec<u8>>,
+    ) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.sinks.insert(id, Sink::Stream(tx));
+            r.by_remote.insert((remote, kind), id);
+            r.remotes.insert(id, (remote, kind));
         }
     }
 
     fn unregister(&self, id: ConnectionId) {
-        if let Ok(mut s) = self.sinks.lock() {
-            s.remove(&id);
+        if let Ok(mut r) = self.registry.lock() {
+            r.sinks.remove(&id);
+            if let Some(key) = r.remotes.remove(&id)
+                && r.by_remote.get(&key) == Some(&id)
+            {
+                r.by_remote.remove(&key);
+            }
         }
     }
 
-    fn sink(&self, id: Option<ConnectionId>, transport: TransportKind) -> Option<Sink> {
-        let sinks = self.sinks.lock().ok()?;
-        match id {
-            Some(id) => sinks.get(&id).cloned(),
-            None if transport == TransportKind::Udp => sinks
+    /// The UDP socket `id`, or the first one.
+    fn udp_socket(&self, id: Option<ConnectionId>) -> Option<Arc<UdpSocket>> {
+        let r = self.registry.lock().ok()?;
+        let sink = match id {
+            Some(id) => r.sinks.get(&id),
+            None => r
+                .sinks
                 .iter()
                 .filter(|(_, s)| matches!(s, Sink::Udp(_)))
                 .min_by_key(|(id, _)| **id)
-                .map(|(_, s)| s.clone()),
-            None => None,
+                .map(|(_, s)| s),
+        };
+        match sink {
+            Some(Sink::Udp(socket)) => Some(Arc::clone(socket)),
+            _ => None,
         }
+    }
+
+    /// The write queue of connection `id` if it is a live `kind` stream,
+    /// else of the live `kind` connection to `remote`.
+    fn stream_to(
+        &self,
+        id: Option<ConnectionId>,
+        remote: SocketAddr,
+        kind: TransportKind,
+    ) -> Option<mpsc::Sender<Vec<u8>>> {
+        let r = self.registry.lock().ok()?;
+        let live = |id: &ConnectionId| match r.sinks.get(id) {
+            Some(Sink::Stream(tx)) if !tx.is_closed() => Some(tx.clone()),
+            _ => None,
+        };
+        if let Some(id) = id
+            && r.remotes.get(&id).is_some_and(|(_, k)| *k == kind)
+            && let Some(tx) = live(&id)
+        {
+            return Some(tx);
+        }
+        r.by_remote.get(&(remote, kind)).and_then(live)
     }
 
     /// Applies the validation layer to one frame; returns the bytes to send
@@ -467,12 +635,14 @@ impl Ctx {
                 self.metrics.received.inc(transport);
                 let reaction = validate_message(&message, &self.caps);
                 if reaction == Reaction::Process {
-                    match self.inbound.try_send(Inbound {
-                        message,
-                        source,
-                        transport,
-                        connection,
-                    }) {
+                    match self
+                        .inbound
+                        .try_send(TransportEvent::Message(Box::new(Inbound {
+                            message,
+                            source,
+                            transport,
+                            connection,
+                        }))) {
                         Ok(()) => {
                             self.metrics.inbound.fetch_add(1, Ordering::Relaxed);
                         }
@@ -595,11 +765,11 @@ pub struct SipTransport {
 
 impl SipTransport {
     /// Binds every configured listener and starts serving. Returns the handle
-    /// and the receiving end of the [`Inbound`] channel. Must be called from
-    /// within a tokio runtime.
+    /// and the receiving end of the [`TransportEvent`] channel. Must be
+    /// called from within a tokio runtime.
     pub async fn start(
         config: TransportConfig,
-    ) -> Result<(SipTransport, mpsc::Receiver<Inbound>), TransportError> {
+    ) -> Result<(SipTransport, mpsc::Receiver<TransportEvent>), TransportError> {
         let tls_acceptor = if config.tls.is_empty() {
             None
         } else {
@@ -611,18 +781,23 @@ impl SipTransport {
         let (inbound_tx, inbound_rx) = mpsc::channel(config.inbound_capacity.max(1));
         let (outbound_tx, outbound_rx) = mpsc::channel(config.outbound_capacity.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let max = u32::try_from(config.max_connections.clamp(1, 1 << 20)).unwrap_or(1024);
+        let outbound_permits = Arc::new(Semaphore::new(max as usize));
         let ctx = Arc::new(Ctx {
             caps: config.capabilities.clone(),
             limits: config.limits,
             idle_timeout: config.idle_timeout,
             metrics: Arc::new(TransportMetrics::default()),
             inbound: inbound_tx,
-            sinks: Mutex::new(HashMap::new()),
+            registry: Mutex::new(Registry::default()),
             next_id: AtomicU64::new(1),
+            tls_client: tls::client_config(config.tls_ca_file.as_deref())?,
+            connect_timeout: config.connect_timeout,
+            outbound_permits: Arc::clone(&outbound_permits),
         });
         let mut tasks = JoinSet::new();
         let mut local = Vec::new();
-        let mut semaphores = Vec::new();
+        let mut semaphores = vec![(outbound_permits, max)];
         let bind_err = |transport: TransportKind, addr| {
             move |source| TransportError::Bind {
                 transport: transport.as_str(),
@@ -649,7 +824,6 @@ impl SipTransport {
             tracing::info!(transport = "udp", addr = %bound, "SIP socket bound");
             local.push((TransportKind::Udp, bound));
         }
-        let max = u32::try_from(config.max_connections.clamp(1, 1 << 20)).unwrap_or(1024);
         let streams = config
             .tcp
             .iter()
@@ -741,18 +915,17 @@ async fn dispatch_outbound(
                 None => return,
             },
         };
-        match ctx.sink(out.connection, out.transport) {
-            Some(Sink::Udp(socket)) if out.transport == TransportKind::Udp => {
-                if socket.send_to(&out.bytes, out.destination).await.is_err() {
-                    ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+        if out.transport == TransportKind::Udp {
+            match ctx.udp_socket(out.connection) {
+                Some(socket) => {
+                    if socket.send_to(&out.bytes, out.destination).await.is_err() {
+                        ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
+                None => ctx.metrics.dropped(DropCause::NoRoute),
             }
-            Some(Sink::Stream(tx)) if out.transport != TransportKind::Udp => {
-                if tx.try_send(out.bytes).is_err() {
-                    ctx.metrics.dropped(DropCause::NoRoute);
-                }
-            }
-            _ => ctx.metrics.dropped(DropCause::NoRoute),
+        } else {
+            connect::send_stream(&ctx, out, &shutdown);
         }
     }
 }
@@ -760,12 +933,15 @@ async fn dispatch_outbound(
 /// Runs the TEMPORARY fallback UAS (see the module documentation): answers
 /// every [`Inbound`] request through `outbound` until `inbound` closes.
 pub fn spawn_fallback_uas(
-    mut inbound: mpsc::Receiver<Inbound>,
+    mut inbound: mpsc::Receiver<TransportEvent>,
     outbound: mpsc::Sender<Outbound>,
     caps: Capabilities,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(msg) = inbound.recv().await {
+        while let Some(event) = inbound.recv().await {
+            let TransportEvent::Message(msg) = event else {
+                continue;
+            };
             let SipMessage::Request(request) = &msg.message else {
                 continue;
             };
@@ -777,6 +953,7 @@ pub fn spawn_fallback_uas(
                 destination: msg.source,
                 transport: msg.transport,
                 connection: Some(msg.connection),
+                server_name: None,
             };
             if outbound.send(out).await.is_err() {
                 return;

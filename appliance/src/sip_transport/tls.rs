@@ -1,5 +1,8 @@
-//! The TLS listener's rustls configuration, from PEM files, with the `ring`
-//! crypto provider chosen explicitly (no process-wide default needed).
+//! The rustls configurations, with the `ring` crypto provider chosen
+//! explicitly (no process-wide default needed): the TLS listener's (from PEM
+//! files) and the client's for outbound connections (TLS 1.2 and 1.3,
+//! certificates verified against the OS trust store plus an optional extra
+//! CA file).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,7 +10,7 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 
 /// Why the TLS listener could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,15 @@ pub enum TlsSetupError {
     /// The key file is unreadable or holds no PEM private key.
     #[error("cannot read a PEM private key from {path}: {source}")]
     Key {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The extra CA file for outbound TLS is unreadable or holds no usable
+    /// PEM certificate.
+    #[error("cannot read a PEM CA certificate from {path}: {source}")]
+    CaFile {
         /// The file.
         path: PathBuf,
         /// What went wrong.
@@ -72,4 +84,45 @@ pub(super) fn acceptor(
             .with_no_client_auth()
             .with_single_cert(chain, key_der)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The client configuration for outbound connections: trust anchors from the
+/// OS store (`rustls-native-certs`: `SSL_CERT_FILE`/`SSL_CERT_DIR` or the
+/// distribution's bundle, i.e. Debian's `ca-certificates`) plus every
+/// certificate in `extra_ca`. An unreadable OS store is a warning (only the
+/// extra CAs are then trusted); an unreadable or empty `extra_ca` is an error.
+pub(super) fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!(%error, "cannot read (part of) the OS trust store for outbound TLS");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    if ignored > 0 {
+        tracing::debug!(ignored, "unusable certificates in the OS trust store");
+    }
+    if let Some(path) = extra_ca {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|source| TlsSetupError::CaFile {
+                path: path.to_owned(),
+                source,
+            })?;
+        let (extra, _) = roots.add_parsable_certificates(certs);
+        if extra == 0 {
+            return Err(TlsSetupError::CaFile {
+                path: path.to_owned(),
+                source: rustls::pki_types::pem::Error::NoItemsFound,
+            });
+        }
+    }
+    if added == 0 && extra_ca.is_none() {
+        tracing::warn!("no trust anchors for outbound TLS: TLS trunks will fail");
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
 }
