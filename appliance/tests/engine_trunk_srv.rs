@@ -132,6 +132,8 @@ async fn trunk_without_port_registers_at_the_srv_target_port() {
         inbound_capacity: 64,
         outbound_capacity: 64,
         capabilities: Capabilities::default(),
+        tls_ca_file: None,
+        connect_timeout: Duration::from_secs(5),
     };
     let (transport, inbound) = SipTransport::start(config).await.unwrap();
     let sip_addr = transport.local_addrs()[0].1;
