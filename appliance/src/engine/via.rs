@@ -1,60 +1,20 @@
 //! The server transport's duty on a received request (RFC 3261 18.2.1,
 //! RFC 3581 4): stamp the top `Via` with `received` and fill `rport`, so
 //! every response the core builds from the request carries them (phones
-//! behind NAT learn their public address from them). The rule is the one of
-//! the transport's stateless answers: `received` when the sent-by host
-//! differs from the source address or `rport` is present; `rport=<source
-//! port>` when `rport` is present. A top `Via` that does not parse is left
-//! unchanged.
+//! behind NAT learn their public address from them). The rule is the
+//! transport's own (`sip_transport::stateless::stamped_via`), so stateless
+//! and PBX answers agree.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use voip_sip::header::{TypedHeader as _, Via};
 use voip_sip::message::{HeaderName, Headers, Request};
-use voip_sip::uri::{Host, Param};
-
-/// The stamped form of the top `Via` value `raw`, or `None` to keep it.
-fn stamp(raw: &str, source: SocketAddr) -> Option<String> {
-    let mut via = Via::parse(raw).ok()?;
-    let wants_rport = via.rport().is_some() || via.param("rport").is_some();
-    let same_host = match (&via.host, source.ip()) {
-        (Host::Ipv4(a), IpAddr::V4(b)) => *a == b,
-        (Host::Ipv6(a), IpAddr::V6(b)) => *a == b,
-        (Host::Ipv6(a), IpAddr::V4(b)) => a.to_ipv4_mapped() == Some(b),
-        (Host::Ipv4(b), IpAddr::V6(a)) => a.to_ipv4_mapped() == Some(*b),
-        (Host::Domain(_), _) => false,
-    };
-    if same_host && !wants_rport {
-        return None;
-    }
-    via.params.retain(|p| {
-        !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport")
-    });
-    let ip = match source.ip() {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => a
-            .to_ipv4_mapped()
-            .map_or_else(|| a.to_string(), |v4| v4.to_string()),
-    };
-    via.params.push(Param {
-        name: "received".to_owned(),
-        value: Some(ip),
-    });
-    if wants_rport {
-        via.params.push(Param {
-            name: "rport".to_owned(),
-            value: Some(source.port().to_string()),
-        });
-    }
-    Some(via.to_string())
-}
 
 /// Stamps the top `Via` of `request`, received from `source`.
 pub(crate) fn stamp_top_via(request: &mut Request, source: SocketAddr) {
     let Some(first) = request.headers.values(&HeaderName::VIA).next() else {
         return;
     };
-    let Some(stamped) = stamp(first, source) else {
+    let Some(stamped) = crate::sip_transport::stateless::stamped_via(first, source) else {
         return;
     };
     let mut headers = Headers::new();

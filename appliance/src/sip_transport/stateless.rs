@@ -96,9 +96,17 @@ pub fn build_response(
 
 /// The top `Via` with `received`/`rport` set for `source`.
 fn top_via(raw: &str, source: SocketAddr) -> String {
-    let Ok(mut via) = Via::parse(raw) else {
-        return raw.to_owned();
-    };
+    stamped_via(raw, source).unwrap_or_else(|| raw.to_owned())
+}
+
+/// The top `Via` value `raw` stamped for a request received from `source`
+/// (RFC 3261 18.2.1, RFC 3581 4), or `None` when it stays as it is:
+/// `received` when the sent-by host differs from the source address or
+/// `rport` is present; `rport=<source port>` when `rport` is present. A value
+/// that does not parse is kept. Shared by the stateless answers and the
+/// engine, which stamps every request before the PBX sees it.
+pub(crate) fn stamped_via(raw: &str, source: SocketAddr) -> Option<String> {
+    let mut via = Via::parse(raw).ok()?;
     let wants_rport = via.rport().is_some() || via.param("rport").is_some();
     let same_host = match (&via.host, source.ip()) {
         (Host::Ipv4(a), IpAddr::V4(b)) => *a == b,
@@ -108,7 +116,7 @@ fn top_via(raw: &str, source: SocketAddr) -> String {
         (Host::Domain(_), _) => false,
     };
     if same_host && !wants_rport {
-        return raw.to_owned();
+        return None;
     }
     via.params.retain(|p| {
         !p.name.eq_ignore_ascii_case("received") && !p.name.eq_ignore_ascii_case("rport")
@@ -129,7 +137,7 @@ fn top_via(raw: &str, source: SocketAddr) -> String {
             value: Some(source.port().to_string()),
         });
     }
-    via.to_string()
+    Some(via.to_string())
 }
 
 /// A deterministic To-tag for a stateless answer.
