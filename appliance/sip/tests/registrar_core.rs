@@ -842,3 +842,38 @@ fn event_debug_output_redacts_the_aor() {
     let b = &reg.lookup("201", clock.at(0))[0];
     assert!(!format!("{b:?}").contains("0612345678"));
 }
+
+#[test]
+fn a_per_extension_contact_limit_overrides_the_global_one() {
+    let clock = Clock::new();
+    let mut config = config();
+    config.max_contacts = 5;
+    config.max_contacts_per_aor.insert("201".to_owned(), 2);
+    let mut reg = Registrar::new(
+        config,
+        SECRET,
+        BanTracker::new(BanConfig::default()),
+        clock.t0,
+    );
+    let flow = udp("203.0.113.10:40000");
+    for i in 0..4u64 {
+        let contact = format!("<sip:201@10.0.0.{i}>");
+        register_with_auth(
+            &mut reg,
+            register("201", &format!("c{i}"), 1, &[&contact], &[]),
+            &flow,
+            clock.at(i),
+            clock.unix(i),
+            "201",
+            "geheim-201",
+        );
+    }
+    let kept: Vec<String> = reg
+        .lookup("201", clock.at(5))
+        .iter()
+        .map(|b| b.contact.to_string())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept.iter().any(|c| c.contains("10.0.0.3")), "{kept:?}");
+    assert!(kept.iter().any(|c| c.contains("10.0.0.2")), "{kept:?}");
+}

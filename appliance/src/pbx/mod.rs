@@ -362,12 +362,11 @@ impl<R: Entropy> Pbx<R> {
         reg_config.domains.clone_from(&local.domains);
         reg_config.local_addresses = local.sip.iter().map(|(_, a)| a.ip()).collect();
         reg_config.local_addresses.push(local.media_ip);
-        reg_config.max_contacts = site
+        reg_config.max_contacts_per_aor = site
             .extensions
             .iter()
-            .map(|e| e.max_contacts as usize)
-            .max()
-            .unwrap_or(5);
+            .map(|e| (e.number.clone(), e.max_contacts as usize))
+            .collect();
         // The registrar's own tracker never bans: the shared one below does.
         let registrar_bans = BanTracker::new(BanConfig {
             max_failures: u32::MAX,

@@ -81,6 +81,9 @@ pub struct RegistrarConfig {
     /// Bindings kept per AOR; the least recently updated are dropped beyond
     /// it. Default 5; 0 acts as 1.
     pub max_contacts: usize,
+    /// Per-AOR limits (by the AOR's user part, e.g. an extension number)
+    /// that override `max_contacts`.
+    pub max_contacts_per_aor: std::collections::HashMap<String, usize>,
     /// Shortest accepted non-zero expiry (423 below). Default 60 s.
     pub min_expires: u32,
     /// Expiry when neither the Contact nor the request gives one. Default 600 s.
@@ -101,6 +104,7 @@ impl RegistrarConfig {
             realm,
             local_addresses: Vec::new(),
             max_contacts: 5,
+            max_contacts_per_aor: std::collections::HashMap::new(),
             min_expires: 60,
             default_expires: 600,
             max_expires: 3600,
@@ -644,7 +648,13 @@ impl Registrar {
             }
         }
         // Over the limit: drop the least recently updated.
-        let max = self.config.max_contacts.max(1);
+        let max = self
+            .config
+            .max_contacts_per_aor
+            .get(aor)
+            .copied()
+            .unwrap_or(self.config.max_contacts)
+            .max(1);
         let mut evicted = 0;
         while working.len() > max {
             if let Some(i) = working
