@@ -13,11 +13,13 @@
 //! - [`rtcp`]: compound RTCP iterator, SR/RR/SDES/BYE/XR, RTP/RTCP demux.
 //! - [`ntp`]: NTP timestamps and the instant-to-NTP mapping used for RTT.
 //! - [`stats`]: receiver statistics and round-trip time estimation.
+//! - [`quality`]: per-leg quality monitor (samples with R/MOS, our own SR/RR).
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
 pub mod ntp;
+pub mod quality;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
@@ -31,6 +33,7 @@ pub use relay::{
     Event, LatchConfig, Leg, LegConfig, LegCounters, MediaDirection, Port, Relay, RelayConfig,
     Transmit,
 };
+pub use quality::{LegMonitor, MonitorConfig, QualitySample, RemoteView, Reporting};
 pub use rtcp::{PacketKind, RtcpError, RtcpPacket, classify};
 pub use rtp::{PayloadType, RtpError, RtpHeader, RtpPacket, Ssrc};
 pub use seq::{IntervalCounts, SeqNo, SeqOutcome, SequenceValidator};
