@@ -40,9 +40,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::quality::{LegMonitor, MonitorConfig, QualitySample};
 use crate::rtcp::{PacketKind, ReportBlock, RtcpPacket, VoipMetrics, classify};
 use crate::rtp::{PayloadType, RtpPacket, Ssrc};
-use crate::stats::{ReceiverStats, RttTracker};
+use crate::stats::ReceiverStats;
 
 /// Most SSRCs tracked per leg; packets of further SSRCs are still forwarded.
 const MAX_SOURCES_PER_LEG: usize = 8;
@@ -166,6 +167,9 @@ pub struct RelayConfig {
     /// RFC 4733 telephone-event payload type, if negotiated. Such packets are
     /// forwarded like any RTP; statistics count them for loss, not jitter.
     pub telephone_event: Option<PayloadType>,
+    /// Period of per-leg quality samples ([`Relay::poll_sample`]); `None`:
+    /// only the last samples at [`Relay::finish`].
+    pub quality_interval: Option<Duration>,
 }
 
 impl Default for RelayConfig {
@@ -175,6 +179,7 @@ impl Default for RelayConfig {
             media_timeout: Duration::from_secs(30),
             clock_rate: 8000,
             telephone_event: Some(PayloadType(101)),
+            quality_interval: None,
         }
     }
 }
@@ -262,13 +267,12 @@ struct LegState {
     timed_out: bool,
     counters: LegCounters,
     sources: HashMap<Ssrc, ReceiverStats>,
-    rtt: RttTracker,
-    last_reports: Vec<ReportBlock>,
-    last_voip_metrics: Option<VoipMetrics>,
+    /// Quality of this leg (RTT, reports, XR, samples).
+    monitor: LegMonitor,
 }
 
 impl LegState {
-    fn new(now: Instant, remote: LegConfig) -> Self {
+    fn new(now: Instant, remote: LegConfig, monitor: LegMonitor) -> Self {
         LegState {
             remote,
             latches: [Latch::Open { packets_seen: 0 }; 2],
@@ -278,9 +282,7 @@ impl LegState {
             timed_out: false,
             counters: LegCounters::default(),
             sources: HashMap::new(),
-            rtt: RttTracker::new(),
-            last_reports: Vec::new(),
-            last_voip_metrics: None,
+            monitor,
         }
     }
 
@@ -374,9 +376,25 @@ pub struct Relay {
 impl Relay {
     /// A relay started at `now` between the signalled addresses of A and B.
     pub fn new(now: Instant, config: RelayConfig, a: LegConfig, b: LegConfig) -> Self {
+        let monitor = |leg| {
+            LegMonitor::new(
+                now,
+                MonitorConfig {
+                    leg,
+                    clock_rate: config.clock_rate,
+                    telephone_event: config.telephone_event,
+                    codec: None,
+                    sample_interval: config.quality_interval,
+                    reporting: None,
+                },
+            )
+        };
         Relay {
             config,
-            legs: [LegState::new(now, a), LegState::new(now, b)],
+            legs: [
+                LegState::new(now, a, monitor(Leg::A)),
+                LegState::new(now, b, monitor(Leg::B)),
+            ],
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -464,6 +482,7 @@ impl Relay {
                 stats.handle_rtp(now, &packet);
             }
         }
+        state.monitor.handle_rtp(now, &packet);
         self.forward(leg, Port::Rtp, bytes);
     }
 
@@ -492,35 +511,18 @@ impl Relay {
             state.counters.bytes_in += bytes.len() as u64;
         }
         for p in &packets {
-            let blocks: &[ReportBlock] = match p {
-                RtcpPacket::SenderReport(sr) => {
-                    if let Some(stats) = self.leg_mut(leg).sources.get_mut(&sr.ssrc) {
-                        stats.handle_sender_report(now, sr);
-                    }
-                    // Forwarded to the other leg right now: its answer gives
-                    // the RTT of the relay↔other-leg segment.
-                    self.leg_mut(leg.other())
-                        .rtt
-                        .handle_sender_report_sent(now, sr.ntp_time);
-                    &sr.reports
+            if let RtcpPacket::SenderReport(sr) = p {
+                if let Some(stats) = self.leg_mut(leg).sources.get_mut(&sr.ssrc) {
+                    stats.handle_sender_report(now, sr);
                 }
-                RtcpPacket::ReceiverReport(rr) => &rr.reports,
-                RtcpPacket::ExtendedReport(xr) => {
-                    if let Some(m) = xr.voip_metrics.last() {
-                        self.leg_mut(leg).last_voip_metrics = Some(*m);
-                    }
-                    &[]
-                }
-                _ => &[],
-            };
-            if !blocks.is_empty() {
-                let state = self.leg_mut(leg);
-                for b in blocks {
-                    state.rtt.handle_report_block(now, b);
-                }
-                state.last_reports = blocks.to_vec();
+                // Forwarded to the other leg right now: its answer gives
+                // the RTT of the relay↔other-leg segment.
+                self.leg_mut(leg.other())
+                    .monitor
+                    .handle_sender_report_forwarded(now, sr.ntp_time);
             }
         }
+        self.leg_mut(leg).monitor.handle_rtcp(now, &packets);
         // RTCP goes to the other leg's RTCP destination whichever port it
         // came in on (muxed or not).
         self.forward(leg, Port::Rtcp, bytes);
@@ -543,7 +545,11 @@ impl Relay {
     /// The next instant at which [`Relay::handle_timeout`] has work, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timeout = self.config.media_timeout;
-        self.legs.iter().filter_map(|l| l.deadline(timeout)).min()
+        self.legs
+            .iter()
+            .flat_map(|l| [l.deadline(timeout), l.monitor.poll_timeout()])
+            .flatten()
+            .min()
     }
 
     /// Fires due timers: emits [`Event::MediaTimeout`] for silent legs.
@@ -551,10 +557,27 @@ impl Relay {
         let timeout = self.config.media_timeout;
         for leg in [Leg::A, Leg::B] {
             let state = self.leg_mut(leg);
+            state.monitor.handle_timeout(now);
             if state.deadline(timeout).is_some_and(|d| d <= now) {
                 state.timed_out = true;
                 self.events.push_back(Event::MediaTimeout { leg });
             }
+        }
+    }
+
+    /// Next quality sample of either leg (every
+    /// [`RelayConfig::quality_interval`], and the last ones after
+    /// [`Relay::finish`]).
+    pub fn poll_sample(&mut self) -> Option<QualitySample> {
+        self.legs
+            .iter_mut()
+            .find_map(|l| l.monitor.poll_sample())
+    }
+
+    /// The call ended: queues each leg's last quality sample.
+    pub fn finish(&mut self, now: Instant) {
+        for state in &mut self.legs {
+            state.monitor.finish(now);
         }
     }
 
@@ -626,17 +649,17 @@ impl Relay {
     /// the other leg's SRs forwarded to it and its report blocks answering
     /// them; `None` until such an answer arrived.
     pub fn rtt(&self, leg: Leg) -> Option<Duration> {
-        self.leg(leg).rtt.rtt()
+        self.leg(leg).monitor.rtt()
     }
 
     /// The report blocks of the latest SR/RR a leg's endpoint sent (its view
     /// of what it receives).
     pub fn last_report_blocks(&self, leg: Leg) -> &[ReportBlock] {
-        &self.leg(leg).last_reports
+        self.leg(leg).monitor.last_report_blocks()
     }
 
     /// The latest RFC 3611 `VoIP` metrics a leg's endpoint sent.
     pub fn last_voip_metrics(&self, leg: Leg) -> Option<&VoipMetrics> {
-        self.leg(leg).last_voip_metrics.as_ref()
+        self.leg(leg).monitor.voip_metrics()
     }
 }

@@ -45,6 +45,7 @@ fn config() -> RelayConfig {
         media_timeout: Duration::from_secs(30),
         clock_rate: 8000,
         telephone_event: Some(PayloadType(101)),
+        quality_interval: None,
     }
 }
 
@@ -536,4 +537,71 @@ fn rtt_is_unknown_until_a_report_answers_a_forwarded_sr() {
     );
     assert_eq!(relay.rtt(Leg::B), None);
     assert_eq!(relay.last_report_blocks(Leg::B)[0].last_sr, 0x1234_5678);
+}
+
+#[test]
+fn quality_samples_come_per_leg_every_interval_and_at_the_end() {
+    let t0 = Instant::now();
+    let mut relay = relay_with(
+        t0,
+        RelayConfig {
+            quality_interval: Some(ms(5000)),
+            ..config()
+        },
+    );
+    assert_eq!(relay.poll_timeout(), Some(t0 + ms(5000)));
+    // A sends 5 s of PCMA, losing one packet; B sends an SR, A answers it
+    // 60 ms later having held it 20 ms: A's segment RTT is 40 ms.
+    for i in 0..250u16 {
+        if i != 100 {
+            relay.handle_packet(
+                t0 + ms(20) * u32::from(i),
+                Leg::A,
+                Port::Rtp,
+                addr(A_SIGNALLED),
+                &rtp(i, u32::from(i) * 160, 1, 8),
+            );
+        }
+    }
+    let ntp = NtpTime(0x0000_4000_8000_0000);
+    let sr = build_compound(&[RtcpPacket::SenderReport(SenderReport {
+        ssrc: Ssrc(2),
+        ntp_time: ntp,
+        rtp_timestamp: 0,
+        packet_count: 0,
+        octet_count: 0,
+        reports: vec![],
+    })])
+    .unwrap();
+    relay.handle_packet(t0 + ms(1000), Leg::B, Port::Rtcp, addr("192.0.2.2:5001"), &sr);
+    let rr = build_compound(&[RtcpPacket::ReceiverReport(ReceiverReport {
+        ssrc: Ssrc(1),
+        reports: vec![ReportBlock {
+            ssrc: Ssrc(2),
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            extended_highest_seq: 0,
+            jitter: 0,
+            last_sr: ntp.short(),
+            delay_since_last_sr: voip_media::ntp::duration_to_short(ms(20)),
+        }],
+    })])
+    .unwrap();
+    relay.handle_packet(t0 + ms(1060), Leg::A, Port::Rtcp, addr("10.0.0.1:4001"), &rr);
+    relay.handle_timeout(t0 + ms(5000));
+    let mut samples = Vec::new();
+    while let Some(s) = relay.poll_sample() {
+        samples.push(s);
+    }
+    assert_eq!(samples.len(), 2, "{samples:?}");
+    let a = samples.iter().find(|s| s.leg == Leg::A).unwrap();
+    let b = samples.iter().find(|s| s.leg == Leg::B).unwrap();
+    assert_eq!((a.packets_expected, a.packets_lost), (Some(249), Some(1)));
+    assert!((a.rtt_ms.unwrap() - 40.0).abs() < 0.1, "{:?}", a.rtt_ms);
+    assert!(a.mos.is_some());
+    assert_eq!((b.loss_fraction, b.rtt_ms, b.mos), (None, None, None));
+    relay.finish(t0 + ms(6000));
+    let last: Vec<_> = std::iter::from_fn(|| relay.poll_sample()).collect();
+    assert_eq!(last.len(), 2);
+    assert!(last.iter().all(|s| s.last));
 }
