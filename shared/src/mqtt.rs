@@ -36,7 +36,7 @@ pub use event::{
 };
 pub use schema::{SchemaVersion, SchemaVersionError};
 pub use status::{ApplianceState, Status};
-pub use telemetry::{Codec, Gauges, Leg, LegSample, Telemetry};
+pub use telemetry::{Codec, Gauges, Leg, LegSample, PeerXr, Telemetry};
 pub use topic::{
     ApplianceId, Direction, INGEST_SHARE_GROUP, IdError, IngestMode, MAX_ID_LEN, Qos, Subscription,
     TOPIC_ROOT, TOPIC_VERSION, TenantId, Topic, TopicError, TopicKind, appliance_subscriptions,

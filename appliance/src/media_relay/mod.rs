@@ -83,7 +83,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use voip_media::rtcp::{ReportBlock, VoipMetrics};
 pub use voip_media::{Leg, Port};
-use voip_media::{LegConfig, LegCounters, MediaDirection, RelayConfig, SourceQuality};
+use voip_media::quality::{QualitySample, Reporting};
+use voip_media::{
+    LegConfig, LegCounters, MediaDirection, NtpClock, NtpTime, RelayConfig, SourceQuality,
+};
 
 pub use echo::{ECHO_SSRC, Echo, EchoConfig};
 pub use ports::{
@@ -169,7 +172,7 @@ pub enum RelayError {
 }
 
 /// What happened to a relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RelayEvent {
     /// The relay.
     pub call: CallRef,
@@ -178,8 +181,12 @@ pub struct RelayEvent {
 }
 
 /// Kinds of [`RelayEvent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RelayEventKind {
+    /// A leg's quality over the last interval (every
+    /// [`RelayConfig::quality_interval`] / [`EchoConfig::quality_interval`]),
+    /// and each leg's last sample when the relay stops (`last` set).
+    Quality(Box<QualitySample>),
     /// A leg's port latched to a source (symmetric RTP).
     Latched {
         /// Leg.
@@ -265,6 +272,26 @@ type Pool = Arc<Mutex<PortAllocator>>;
 
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Our RTCP identity for a leg the appliance terminates: the NTP clock
+/// anchored now (the one place the shell reads the wall clock for it), a
+/// per-call random CNAME (RFC 7022) and interval seed.
+fn own_reporting(call: CallRef, ssrc: voip_media::Ssrc) -> Reporting {
+    use std::hash::{BuildHasher, Hasher};
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(call.0);
+    hasher.write_u128(since_epoch.as_nanos());
+    let seed = hasher.finish();
+    Reporting {
+        ssrc,
+        cname: format!("{seed:016x}@voip-appliance"),
+        ntp: NtpClock::new(now(), NtpTime::from_unix(since_epoch)),
+        seed,
+    }
 }
 
 /// A reserved port pair; released into quarantine when dropped.
@@ -477,7 +504,8 @@ impl RelayManager {
         let permit = self.slot()?;
         let (a, remote) = Self::leg_sockets(leg)?;
         let ports = [Some(a.lease.pair), None];
-        let core = Echo::new(now(), config, remote);
+        let reporting = config.ssrc.map(|ssrc| own_reporting(call, ssrc));
+        let core = Echo::with_reporting(now(), config, remote, reporting);
         Ok(self.spawn(call, core, vec![a], ports, permit))
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use voip_media::quality::QualitySample;
 use voip_media::{Event, Leg, LegConfig, MediaDirection, Port, Relay, Transmit};
 
 use super::echo::Echo;
@@ -64,6 +65,8 @@ pub(crate) trait Core: Send + 'static {
     fn set_direction(&mut self, now: Instant, leg: Leg, direction: MediaDirection);
     fn set_remote(&mut self, now: Instant, leg: Leg, remote: LegConfig);
     fn leg_stats(&self, leg: Leg) -> LegStats;
+    fn poll_sample(&mut self) -> Option<QualitySample>;
+    fn finish(&mut self, now: Instant);
 }
 
 impl Core for Relay {
@@ -103,6 +106,12 @@ impl Core for Relay {
             voip_metrics: self.last_voip_metrics(leg).copied(),
         }
     }
+    fn poll_sample(&mut self) -> Option<QualitySample> {
+        Relay::poll_sample(self)
+    }
+    fn finish(&mut self, now: Instant) {
+        Relay::finish(self, now);
+    }
 }
 
 impl Core for Echo {
@@ -133,11 +142,22 @@ impl Core for Echo {
             latched_rtp: self.latched(),
             latched_rtcp: None,
             direction: self.direction(),
-            rtt: None,
-            sources: Vec::new(),
-            report_blocks: Vec::new(),
-            voip_metrics: None,
+            rtt: self.rtt(),
+            sources: self
+                .monitor()
+                .source()
+                .map(voip_media::ReceiverStats::snapshot)
+                .into_iter()
+                .collect(),
+            report_blocks: self.monitor().last_report_blocks().to_vec(),
+            voip_metrics: self.monitor().voip_metrics().copied(),
         }
+    }
+    fn poll_sample(&mut self) -> Option<QualitySample> {
+        Echo::poll_sample(self)
+    }
+    fn finish(&mut self, now: Instant) {
+        Echo::finish(self, now);
     }
 }
 
@@ -235,6 +255,9 @@ impl<C: Core> Task<C> {
     /// Moves the core's events to the channel, or to the bounded pending
     /// queue when the channel is full.
     fn flush_events(&mut self, io: &mut Io) {
+        while let Some(sample) = self.core.poll_sample() {
+            self.queue_event(io, RelayEventKind::Quality(Box::new(sample)));
+        }
         while let Some(event) = self.core.poll_event() {
             let kind = match event {
                 Event::Latched { leg, port, source } => {
@@ -246,28 +269,33 @@ impl<C: Core> Task<C> {
                     RelayEventKind::MediaTimeout { leg }
                 }
             };
-            let event = RelayEvent {
-                call: self.call,
-                kind,
-            };
-            if io.pending.is_empty() {
-                match self.events.try_send(event) {
-                    Ok(()) => continue,
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        io.counters.events_dropped += 1;
-                        continue;
-                    }
-                    Err(mpsc::error::TrySendError::Full(e)) => {
-                        io.pending.push_back(e);
-                        continue;
-                    }
+            self.queue_event(io, kind);
+        }
+    }
+
+    /// Sends an event now, or keeps it in the bounded pending queue.
+    fn queue_event(&mut self, io: &mut Io, kind: RelayEventKind) {
+        let event = RelayEvent {
+            call: self.call,
+            kind,
+        };
+        if io.pending.is_empty() {
+            match self.events.try_send(event) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    io.counters.events_dropped += 1;
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Full(e)) => {
+                    io.pending.push_back(e);
+                    return;
                 }
             }
-            if io.pending.len() < self.pending_capacity {
-                io.pending.push_back(event);
-            } else {
-                io.counters.events_dropped += 1;
-            }
+        }
+        if io.pending.len() < self.pending_capacity {
+            io.pending.push_back(event);
+        } else {
+            io.counters.events_dropped += 1;
         }
     }
 
@@ -419,7 +447,9 @@ impl<C: Core> Task<C> {
     }
 
     async fn finish(mut self, exit: Exit, mut io: Io) {
-        // Events produced by the last wake-up still go out.
+        // Each leg's last quality sample, and the events produced by the
+        // last wake-up, still go out.
+        self.core.finish(now());
         self.flush_events(&mut io);
         let stats = self.stats(&io);
         // Close the sockets and release the ports before answering, so a

@@ -51,6 +51,12 @@ impl fmt::Display for Codec {
 ///
 /// Optional metrics are `null` when unknown; a reader must never substitute
 /// a default (an RTT of 0 ms would be a lie that flatters the MOS).
+///
+/// Schema 1.1 widened `packets_lost`, `jitter_ms`, `loss_fraction` and
+/// `codec` to nullable (unknown while the RTP source is on probation, when
+/// nothing was expected in the interval, or for a dynamic payload type the
+/// appliance cannot name) and added `cumulative_lost`, the peer's own view
+/// (`remote_*`), its RFC 3611 `VoIP` metrics (`peer_xr`) and `last`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegSample {
     /// The call this leg belongs to (matches the CDR's `call_id`).
@@ -65,14 +71,22 @@ pub struct LegSample {
     pub interval_end: OffsetDateTime,
     /// RTP packets received from this leg in the interval.
     pub packets_received: u64,
-    /// RTP packets expected but not received in the interval.
-    pub packets_lost: u64,
-    /// Interarrival jitter (RFC 3550), milliseconds.
-    #[serde(serialize_with = "finite")]
-    pub jitter_ms: f64,
-    /// Lost / expected packets, 0.0 to 1.0.
-    #[serde(serialize_with = "finite")]
-    pub loss_fraction: f64,
+    /// RTP packets expected but not received in the interval; `null` when
+    /// unknown (source on probation).
+    #[serde(default)]
+    pub packets_lost: Option<u64>,
+    /// Interarrival jitter (RFC 3550) of what this leg sends us,
+    /// milliseconds; `null` before two packets.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub jitter_ms: Option<f64>,
+    /// Lost / expected packets in the interval, 0.0 to 1.0; `null` when
+    /// nothing was expected.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub loss_fraction: Option<f64>,
+    /// Packets lost since the start of the leg's RTP source (RFC 3550
+    /// cumulative; negative with duplicates); `null` when unknown.
+    #[serde(default)]
+    pub cumulative_lost: Option<i64>,
     /// Fraction of packets lost within bursts (RFC 3611 burst density),
     /// 0.0 to 1.0; `null` when not measured.
     #[serde(serialize_with = "finite_opt")]
@@ -87,8 +101,50 @@ pub struct LegSample {
     /// when not computed.
     #[serde(serialize_with = "finite_opt")]
     pub mos: Option<f64>,
-    /// Codec on this leg during the interval.
-    pub codec: Codec,
+    /// The leg's endpoint's own report (RTCP report block) on what it
+    /// receives from us: fraction lost, 0.0 to 1.0; `null` without RTCP.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub remote_loss_fraction: Option<f64>,
+    /// The endpoint's reported interarrival jitter, milliseconds; `null`
+    /// without RTCP.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub remote_jitter_ms: Option<f64>,
+    /// The endpoint's RFC 3611 `VoIP` metrics, when it sends an XR.
+    #[serde(default)]
+    pub peer_xr: Option<PeerXr>,
+    /// Codec on this leg during the interval; `null` when unknown.
+    #[serde(default)]
+    pub codec: Option<Codec>,
+    /// The leg's last sample (the call ended).
+    #[serde(default)]
+    pub last: bool,
+}
+
+/// The RFC 3611 `VoIP` metrics an endpoint reported (values it marked
+/// unavailable are `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerXr {
+    /// Loss rate, 0.0 to 1.0.
+    #[serde(serialize_with = "finite")]
+    pub loss_rate: f64,
+    /// Discard rate (jitter buffer), 0.0 to 1.0.
+    #[serde(serialize_with = "finite")]
+    pub discard_rate: f64,
+    /// Burst density, 0.0 to 1.0.
+    #[serde(serialize_with = "finite")]
+    pub burst_density: f64,
+    /// The endpoint's round-trip delay, milliseconds; `null` if not measured.
+    #[serde(default)]
+    pub round_trip_delay_ms: Option<u16>,
+    /// Its R-factor; `null` when unavailable.
+    #[serde(default)]
+    pub r_factor: Option<u8>,
+    /// Its MOS-LQ; `null` when unavailable.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub mos_lq: Option<f64>,
+    /// Its MOS-CQ; `null` when unavailable.
+    #[serde(default, serialize_with = "finite_opt")]
+    pub mos_cq: Option<f64>,
 }
 
 /// Appliance-wide gauges at the batch's timestamp.
@@ -125,4 +181,23 @@ pub struct Telemetry {
     pub samples: Vec<LegSample>,
     /// Appliance gauges.
     pub gauges: Gauges,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1.0 sample (required numbers, no 1.1 fields) still decodes.
+    #[test]
+    fn a_schema_1_0_sample_decodes_into_the_1_1_shape() {
+        let v10 = r#"{"call_id":"c1","leg":"a","interval_start":"2026-11-21T10:14:50Z",
+            "interval_end":"2026-11-21T10:15:00Z","packets_received":498,"packets_lost":2,
+            "jitter_ms":3.25,"loss_fraction":0.004,"burst_loss":0.0,"rtt_ms":null,
+            "r_factor":null,"mos":null,"codec":"g722"}"#;
+        let s: LegSample = serde_json::from_str(v10).unwrap();
+        assert_eq!(s.packets_lost, Some(2));
+        assert_eq!(s.jitter_ms, Some(3.25));
+        assert_eq!(s.codec, Some(Codec::G722));
+        assert_eq!((s.cumulative_lost, s.peer_xr, s.last), (None, None, false));
+    }
 }
