@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -65,6 +65,9 @@ pub struct RawBootstrap {
     /// HTTP listener.
     #[serde(default)]
     pub http: RawHttp,
+    /// Media (RTP) sockets.
+    #[serde(default)]
+    pub media: RawMedia,
     /// Log level; default `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<LogLevel>,
@@ -112,6 +115,18 @@ pub struct RawHttp {
     /// Listen address; default `0.0.0.0:8443`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+}
+
+/// `[media]`: where RTP sockets bind and which address the SDP announces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    /// IP address the RTP/RTCP sockets bind to; default `0.0.0.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+    /// IP address written into SDP `c=` lines; default: the SIP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise_ip: Option<String>,
 }
 
 /// Log verbosity.
@@ -163,8 +178,20 @@ pub struct BootstrapConfig {
     pub sip: SipListen,
     /// HTTP listen address.
     pub http_listen: SocketAddr,
+    /// Media sockets.
+    pub media: MediaAddrs,
     /// Log level.
     pub log_level: LogLevel,
+}
+
+/// The validated `[media]` addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct MediaAddrs {
+    /// Bind address of RTP/RTCP sockets; `None`: `0.0.0.0`.
+    pub bind_ip: Option<IpAddr>,
+    /// Address announced in SDP; `None`: the first SIP listener's address.
+    pub advertise_ip: Option<IpAddr>,
 }
 
 /// The validated cloud connection.
@@ -373,6 +400,19 @@ impl RawBootstrap {
             p,
         )
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 8443)));
+        let mut ip = |value: &Option<String>, path: &str| {
+            value.as_deref().and_then(|v| {
+                let parsed = v.parse::<IpAddr>().ok();
+                if parsed.is_none() {
+                    p.push(path, ProblemCode::IpInvalid, &[("value", v)]);
+                }
+                parsed
+            })
+        };
+        let media = MediaAddrs {
+            bind_ip: ip(&self.media.bind_ip, "media.bind_ip"),
+            advertise_ip: ip(&self.media.advertise_ip, "media.advertise_ip"),
+        };
         let config = BootstrapConfig {
             appliance_id: self.appliance_id,
             tenant: self.tenant,
@@ -388,6 +428,7 @@ impl RawBootstrap {
                 tls_key,
             },
             http_listen,
+            media,
             log_level: self.log_level.unwrap_or(LogLevel::Info),
         };
         problems.finish(config)
@@ -553,6 +594,25 @@ listen = "localhost:8443"
         .collect();
         expected.sort();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn media_addresses_are_optional_ip_addresses() {
+        let base = "version = 1\nappliance_id = \"a\"\ntenant = \"t\"\nsite_config_file = \"/s.toml\"\n";
+        let c = BootstrapConfig::from_toml_str(base).unwrap();
+        assert_eq!(c.media, MediaAddrs::default());
+        let ok = format!("{base}[media]\nbind_ip = \"127.0.0.1\"\nadvertise_ip = \"2001:db8::5\"\n");
+        let c = BootstrapConfig::from_toml_str(&ok).unwrap();
+        assert_eq!(c.media.bind_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(c.media.advertise_ip, Some("2001:db8::5".parse().unwrap()));
+        let bad = format!("{base}[media]\nbind_ip = \"127.0.0.1:4000\"\nadvertise_ip = \"pbx.local\"\n");
+        assert_eq!(
+            problems_of(&bad),
+            vec![
+                ("media.bind_ip".to_owned(), "config-ip-invalid"),
+                ("media.advertise_ip".to_owned(), "config-ip-invalid")
+            ]
+        );
     }
 
     #[test]

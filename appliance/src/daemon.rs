@@ -330,6 +330,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             "voip_sip_engine_send_failures_total{{cause=\"no_connection\"}} {}",
             e.transmit_unroutable
         );
+        e.quality.render_prometheus(&mut out);
     }
     shared.sip.render_prometheus(&mut out);
     (
@@ -404,15 +405,20 @@ pub async fn run(
     sip_transport::install_default_provider();
     let (transport, inbound) =
         SipTransport::start(TransportConfig::from_listen(&bootstrap.sip)).await?;
-    let local = crate::engine::local_addrs(transport.local_addrs());
+    let mut local = crate::engine::local_addrs(transport.local_addrs());
+    if let Some(ip) = bootstrap.media.advertise_ip {
+        local.media_ip = ip;
+    }
     let (relay_tx, relay_events) = tokio::sync::mpsc::channel(RELAY_EVENTS);
     let port_range = PortRange::from_settings(&site.media)?;
     // A call holds two port pairs (one per leg), so the port range, not an
     // arbitrary count, bounds the relays; running out of ports refuses new
     // calls with 503 (`media.ports_exhausted`).
+    let defaults = RelayManagerConfig::default();
     let relay_config = RelayManagerConfig {
         max_relays: (port_range.pairs() / 2).max(1),
-        ..RelayManagerConfig::default()
+        bind_ip: bootstrap.media.bind_ip.unwrap_or(defaults.bind_ip),
+        ..defaults
     };
     let relays = RelayManager::new(relay_config, port_range, relay_tx);
     let resolver = match SipResolver::system() {

@@ -91,21 +91,26 @@ fn cdr(call_id: &str, ended_min: i64) -> CallRecord {
     }
 }
 
-fn sample(call_id: &str, leg: Leg) -> LegSample {
+pub(crate) fn sample(call_id: &str, leg: Leg) -> LegSample {
     LegSample {
         call_id: call_id.into(),
         leg,
         interval_start: T0,
         interval_end: T0 + time::Duration::seconds(10),
         packets_received: 498,
-        packets_lost: 2,
-        jitter_ms: 3.25,
-        loss_fraction: 0.004,
+        packets_lost: Some(2),
+        jitter_ms: Some(3.25),
+        loss_fraction: Some(0.004),
+        cumulative_lost: Some(2),
         burst_loss: Some(0.0),
         rtt_ms: Some(38.5),
         r_factor: Some(91.2),
         mos: Some(4.38),
-        codec: Codec::PCMA,
+        remote_loss_fraction: None,
+        remote_jitter_ms: None,
+        peer_xr: None,
+        codec: Some(Codec::PCMA),
+        last: false,
     }
 }
 

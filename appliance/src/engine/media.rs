@@ -26,6 +26,9 @@ use crate::media_relay::{
     self, EchoConfig, Leg, LegSpec, LocalLeg, RelayError, RelayHandle, RelayManager,
 };
 
+/// Period of per-leg quality samples (issue 4: every 5 s and at call end).
+const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Commands for a running relay.
 #[derive(Debug)]
 enum Op {
@@ -41,6 +44,8 @@ struct CallMedia {
     /// Remote addresses the running relay uses (A, B).
     remotes: Option<(SocketAddr, Option<SocketAddr>)>,
     control: Option<mpsc::Sender<Op>>,
+    /// The CDR's call id (for quality samples).
+    call_id: String,
 }
 
 /// The media side of the engine (see the module documentation).
@@ -52,6 +57,9 @@ pub(crate) struct MediaBridge {
     by_media: HashMap<media_relay::CallRef, SipCall>,
     next: u64,
     totals: Arc<RelayTotals>,
+    /// Call id and legs still to send their last quality sample, per
+    /// running (or stopping) relay; outlives `release` until those arrive.
+    sample_owners: HashMap<media_relay::CallRef, (String, u8)>,
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -165,6 +173,7 @@ impl MediaBridge {
             by_media: HashMap::new(),
             next: 1,
             totals: Arc::default(),
+            sample_owners: HashMap::new(),
         }
     }
 
@@ -193,13 +202,35 @@ impl MediaBridge {
         self.totals.snapshot()
     }
 
+    /// The call id a quality sample of `media` belongs to; after the last
+    /// sample of every leg (`last`) the relay is forgotten.
+    pub(crate) fn sample_call_id(
+        &mut self,
+        media: media_relay::CallRef,
+        last: bool,
+    ) -> Option<String> {
+        let (call_id, remaining) = self.sample_owners.get_mut(&media)?;
+        let call_id = call_id.clone();
+        if last {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                self.sample_owners.remove(&media);
+            }
+        }
+        Some(call_id)
+    }
+
     /// The PBX call of a relay's events.
     pub(crate) fn call_of(&self, media: media_relay::CallRef) -> Option<SipCall> {
         self.by_media.get(&media).copied()
     }
 
     /// Reserves the A and B port pairs of `call`.
-    pub(crate) fn allocate(&mut self, call: SipCall) -> Result<MediaPorts, RelayError> {
+    pub(crate) fn allocate(
+        &mut self,
+        call: SipCall,
+        call_id: &str,
+    ) -> Result<MediaPorts, RelayError> {
         let a = self.manager.allocate_leg(false)?;
         let b = self.manager.allocate_leg(false)?;
         let ports = MediaPorts {
@@ -216,6 +247,7 @@ impl MediaBridge {
                 pending: Some((a, b)),
                 remotes: None,
                 control: None,
+                call_id: call_id.to_owned(),
             },
         ) {
             self.by_media.remove(&old.media);
@@ -252,6 +284,7 @@ impl MediaBridge {
             }
             let config = RelayConfig {
                 media_timeout: timeout,
+                quality_interval: Some(QUALITY_INTERVAL),
                 ..RelayConfig::default()
             };
             let a = LegSpec {
@@ -264,6 +297,8 @@ impl MediaBridge {
             };
             match self.manager.create_relay(state.media, a, b, config) {
                 Ok(handle) => {
+                    self.sample_owners
+                        .insert(state.media, (state.call_id.clone(), 2));
                     state.remotes = Some((a_remote, Some(b_remote)));
                     state.control = Some(spawn_control(handle, Arc::clone(&self.totals)));
                 }
@@ -316,6 +351,7 @@ impl MediaBridge {
         let leg = if b.ports().rtp() == local_port { b } else { a };
         let config = EchoConfig {
             media_timeout: timeout,
+            quality_interval: Some(QUALITY_INTERVAL),
             ..EchoConfig::default()
         };
         let spec = LegSpec {
@@ -324,6 +360,8 @@ impl MediaBridge {
         };
         match self.manager.create_echo(state.media, spec, config) {
             Ok(handle) => {
+                self.sample_owners
+                    .insert(state.media, (state.call_id.clone(), 1));
                 state.remotes = Some((remote, None));
                 state.control = Some(spawn_control(handle, Arc::clone(&self.totals)));
             }

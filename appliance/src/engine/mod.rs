@@ -69,6 +69,8 @@
 pub mod entropy;
 mod media;
 pub use media::RelayPacketTotals;
+mod quality;
+pub use quality::QualityMetrics;
 pub mod store_thread;
 mod via;
 
@@ -144,7 +146,7 @@ pub struct TrunkStatus {
 }
 
 /// A snapshot of the engine.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineStats {
     /// Calls holding media ports (ringing or talking).
     pub calls: usize,
@@ -166,6 +168,8 @@ pub struct EngineStats {
     pub transmit_unroutable: u64,
     /// Packet counters of the media relays that have stopped.
     pub relay_packets: media::RelayPacketTotals,
+    /// Aggregated call-leg quality samples.
+    pub quality: QualityMetrics,
 }
 
 enum Command {
@@ -261,6 +265,7 @@ impl Engine {
             unroutable_logged: HashSet::new(),
             transmit_dropped: 0,
             transmit_unroutable: 0,
+            quality: QualityMetrics::default(),
         };
         task.spawn_resolvers();
         let task = tokio::spawn(task.run());
@@ -398,6 +403,7 @@ struct Task {
     unroutable_logged: HashSet<(SocketAddr, TransportKind)>,
     transmit_dropped: u64,
     transmit_unroutable: u64,
+    quality: QualityMetrics,
 }
 
 async fn recv_inbound(rx: &mut Option<mpsc::Receiver<TransportEvent>>) -> Option<TransportEvent> {
@@ -464,6 +470,7 @@ impl Task {
         let routing = self.pbx.routing();
         EngineStats {
             relay_packets: self.media.packet_totals(),
+            quality: self.quality.clone(),
             calls: self.media.calls(),
             registered_extensions: self.pbx.registrar().aor_count(),
             trunks: self
@@ -504,10 +511,15 @@ impl Task {
     }
 
     fn on_relay_event(&mut self, event: RelayEvent) {
+        if let RelayEventKind::Quality(sample) = &event.kind {
+            self.on_quality_sample(event.call, sample);
+            return;
+        }
         let Some(call) = self.media.call_of(event.call) else {
             return;
         };
         match event.kind {
+            RelayEventKind::Quality(_) => {}
             RelayEventKind::Latched { leg, port, source } => {
                 tracing::debug!(call = %event.call, ?leg, ?port, %source, "media latched");
             }
@@ -521,6 +533,34 @@ impl Task {
                 let (now, _) = clock();
                 self.pbx.handle_media_timeout(now, call);
             }
+        }
+    }
+
+    /// A leg's quality sample: metrics, then the store (for the uplink).
+    fn on_quality_sample(
+        &mut self,
+        media: crate::media_relay::CallRef,
+        sample: &voip_media::QualitySample,
+    ) {
+        self.quality.observe(sample);
+        let Some(call_id) = self.media.sample_call_id(media, sample.last) else {
+            tracing::debug!(call = %media, "quality sample of an unknown relay dropped");
+            return;
+        };
+        tracing::debug!(
+            %call_id,
+            leg = ?sample.leg,
+            loss = ?sample.loss_fraction,
+            jitter_ms = ?sample.jitter_ms,
+            rtt_ms = ?sample.rtt_ms,
+            mos = ?sample.mos,
+            last = sample.last,
+            "call quality sample"
+        );
+        let (now, unix) = clock();
+        let record = quality::leg_sample(&call_id, sample, now, unix);
+        if let Err(error) = self.store.quality_sample(record) {
+            tracing::warn!(%call_id, %error, "quality sample lost");
         }
     }
 
@@ -706,7 +746,7 @@ impl Task {
 
     fn on_media(&mut self, command: MediaCommand) {
         match command {
-            MediaCommand::Allocate { call, call_id } => match self.media.allocate(call) {
+            MediaCommand::Allocate { call, call_id } => match self.media.allocate(call, &call_id) {
                 Ok(ports) => {
                     let (now, _) = clock();
                     self.pbx.handle_media_allocated(now, call, ports);

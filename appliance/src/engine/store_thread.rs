@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
-use voip_shared::mqtt::CallRecord;
+use voip_shared::mqtt::{CallRecord, LegSample};
 
 use crate::store::{Backlog, Store, StoreError};
 
@@ -13,6 +13,7 @@ pub const STORE_QUEUE: usize = 1024;
 #[derive(Debug)]
 enum Request {
     RecordCall(Box<CallRecord>),
+    QualitySample(Box<LegSample>),
     Backlog(oneshot::Sender<Result<Backlog, StoreError>>),
     Stop,
 }
@@ -55,6 +56,13 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Request>) {
                     }
                 }
             }
+            Request::QualitySample(sample) => {
+                if let Err(error) =
+                    store.record_quality_sample(OffsetDateTime::now_utc(), &sample)
+                {
+                    tracing::error!(call_id = %sample.call_id, %error, "cannot store a quality sample");
+                }
+            }
             Request::Backlog(reply) => {
                 let _ = reply.send(store.backlog());
             }
@@ -94,6 +102,16 @@ impl StoreSender {
     pub fn record_call(&self, record: CallRecord) -> Result<(), QueueError> {
         self.tx
             .try_send(Request::RecordCall(Box::new(record)))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => QueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => QueueError::Stopped,
+            })
+    }
+
+    /// Queues a call leg's quality sample (never waits).
+    pub fn quality_sample(&self, sample: LegSample) -> Result<(), QueueError> {
+        self.tx
+            .try_send(Request::QualitySample(Box::new(sample)))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => QueueError::Full,
                 mpsc::error::TrySendError::Closed(_) => QueueError::Stopped,

@@ -481,12 +481,7 @@ mod tests {
             Some(reporting),
         );
         let mut sr = None;
-        for i in 0..300u16 {
-            let at = t0 + Duration::from_millis(20) * u32::from(i);
-            while let Some(due) = echo.poll_timeout().filter(|d| *d <= at) {
-                echo.handle_timeout(due);
-            }
-            echo.handle_packet(at, Port::Rtp, phone, &rtp(i, 1));
+        let mut check = |echo: &mut Echo, sent: Instant| {
             while let Some(t) = echo.poll_transmit() {
                 if t.port == Port::Rtcp && sr.is_none() {
                     // Before the phone sent RTCP: the latched source, port + 1.
@@ -497,9 +492,18 @@ mod tests {
                         panic!("not an SR first")
                     };
                     assert_eq!(report.ssrc, ECHO_SSRC);
-                    sr = Some((at, report.ntp_time));
+                    sr = Some((sent, report.ntp_time));
                 }
             }
+        };
+        for i in 0..300u16 {
+            let at = t0 + Duration::from_millis(20) * u32::from(i);
+            while let Some(due) = echo.poll_timeout().filter(|d| *d <= at) {
+                echo.handle_timeout(due);
+                check(&mut echo, due);
+            }
+            echo.handle_packet(at, Port::Rtp, phone, &rtp(i, 1));
+            check(&mut echo, at);
         }
         let (sent_at, ntp) = sr.expect("an SR within 6 s");
         // The phone answers from another port (NAT) after 100 ms + 70 ms RTT.

@@ -45,6 +45,7 @@
 mod calls;
 mod error;
 mod outbox;
+mod quality;
 mod schema;
 
 use std::path::Path;
@@ -56,6 +57,7 @@ use voip_shared::mqtt::ApplianceId;
 
 pub use error::StoreError;
 pub use outbox::{Backlog, OutboxRecord};
+pub use quality::MAX_SAMPLES_PER_BATCH;
 pub use schema::SCHEMA_VERSION;
 
 /// Default bound of the outbox: 64 MiB of payloads, about a week of

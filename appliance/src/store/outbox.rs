@@ -280,7 +280,7 @@ pub(super) fn insert_event(
 
 /// Takes the next seq, builds the message for it and inserts it, all inside
 /// `tx`: if anything fails the seq is not consumed.
-fn insert_record(
+pub(super) fn insert_record(
     tx: &Transaction<'_>,
     kind: TopicKind,
     now: OffsetDateTime,

@@ -73,8 +73,24 @@ CREATE TABLE call_records (
 CREATE INDEX call_records_ended_at ON call_records (ended_at);
 ";
 
+/// Version 2: per-leg quality samples waiting to be batched into a
+/// `telemetry` record (`payload`: the MQTT `LegSample` JSON; `mos` NULL when
+/// unknown).
+const V2: &str = "
+CREATE TABLE quality_samples (
+    id           INTEGER PRIMARY KEY,
+    call_id      TEXT    NOT NULL,
+    leg          TEXT    NOT NULL CHECK (leg IN ('a', 'b')),
+    interval_end INTEGER NOT NULL,
+    mos          REAL,
+    payload      BLOB    NOT NULL,
+    created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX quality_samples_call ON quality_samples (call_id);
+";
+
 /// The migrations, in order. The schema version is their count.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema version this build knows.
 #[allow(clippy::cast_possible_wrap)] // A handful of migrations, far below i64::MAX.

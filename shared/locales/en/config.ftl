@@ -46,3 +46,4 @@ config-url-scheme = URL scheme `{ $scheme }` is not supported; use { $expected }
 config-path-not-absolute = Path `{ $value }` must be absolute (start with /).
 config-socket-addr-invalid = `{ $value }` is not a valid listen address (IP address:port, for example 0.0.0.0:5060).
 config-tls-listen-needs-cert = A TLS listen address needs a certificate (`tls_cert`) and key (`tls_key`).
+config-ip-invalid = `{ $value }` is not a valid IP address (for example 192.0.2.10 or 2001:db8::10, without a port).

@@ -74,6 +74,8 @@ problem_codes! {
     UnknownTrunk => "config-unknown-trunk",
     /// A network that is not valid CIDR notation.
     CidrInvalid => "config-cidr-invalid",
+    /// A value that is not an IP address (IPv4 or IPv6, no port).
+    IpInvalid => "config-ip-invalid",
     /// An inbound number that is not E.164 (`+` and 8 to 15 digits).
     DidNotE164 => "config-did-not-e164",
     /// The same inbound number twice on one trunk.
