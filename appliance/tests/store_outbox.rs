@@ -91,7 +91,7 @@ fn cdr(call_id: &str, ended_min: i64) -> CallRecord {
     }
 }
 
-pub(crate) fn sample(call_id: &str, leg: Leg) -> LegSample {
+fn sample(call_id: &str, leg: Leg) -> LegSample {
     LegSample {
         call_id: call_id.into(),
         leg,
@@ -344,7 +344,7 @@ fn seq_keeps_increasing_across_restarts() {
 fn a_failed_enqueue_consumes_no_seq_and_writes_nothing() {
     let mut store = memory();
     let mut bad = samples(1);
-    bad[0].jitter_ms = f64::NAN;
+    bad[0].jitter_ms = Some(f64::NAN);
     assert!(matches!(
         store.enqueue_telemetry(T0, bad, gauges()),
         Err(StoreError::Encode(_))
