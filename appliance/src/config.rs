@@ -598,14 +598,17 @@ listen = "localhost:8443"
 
     #[test]
     fn media_addresses_are_optional_ip_addresses() {
-        let base = "version = 1\nappliance_id = \"a\"\ntenant = \"t\"\nsite_config_file = \"/s.toml\"\n";
+        let base =
+            "version = 1\nappliance_id = \"a\"\ntenant = \"t\"\nsite_config_file = \"/s.toml\"\n";
         let c = BootstrapConfig::from_toml_str(base).unwrap();
         assert_eq!(c.media, MediaAddrs::default());
-        let ok = format!("{base}[media]\nbind_ip = \"127.0.0.1\"\nadvertise_ip = \"2001:db8::5\"\n");
+        let ok =
+            format!("{base}[media]\nbind_ip = \"127.0.0.1\"\nadvertise_ip = \"2001:db8::5\"\n");
         let c = BootstrapConfig::from_toml_str(&ok).unwrap();
         assert_eq!(c.media.bind_ip, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(c.media.advertise_ip, Some("2001:db8::5".parse().unwrap()));
-        let bad = format!("{base}[media]\nbind_ip = \"127.0.0.1:4000\"\nadvertise_ip = \"pbx.local\"\n");
+        let bad =
+            format!("{base}[media]\nbind_ip = \"127.0.0.1:4000\"\nadvertise_ip = \"pbx.local\"\n");
         assert_eq!(
             problems_of(&bad),
             vec![

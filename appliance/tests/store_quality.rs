@@ -6,9 +6,7 @@
 use time::OffsetDateTime;
 use time::macros::datetime;
 use voip_appliance::store::{MAX_SAMPLES_PER_BATCH, Store, StoreConfig};
-use voip_shared::mqtt::{
-    ApplianceId, Codec, Gauges, Leg, LegSample, Message, TopicKind, decode,
-};
+use voip_shared::mqtt::{ApplianceId, Codec, Gauges, Leg, LegSample, Message, TopicKind, decode};
 
 const T0: OffsetDateTime = datetime!(2026-11-21 10:00 UTC);
 
@@ -54,9 +52,12 @@ fn gauges() -> Gauges {
 #[test]
 fn samples_are_kept_per_call_with_unknowns_as_null() {
     let mut s = store();
-    s.record_quality_sample(T0, &sample("c-1", Leg::A, 0)).unwrap();
-    s.record_quality_sample(T0, &sample("c-2", Leg::A, 0)).unwrap();
-    s.record_quality_sample(T0, &sample("c-1", Leg::B, 1)).unwrap();
+    s.record_quality_sample(T0, &sample("c-1", Leg::A, 0))
+        .unwrap();
+    s.record_quality_sample(T0, &sample("c-2", Leg::A, 0))
+        .unwrap();
+    s.record_quality_sample(T0, &sample("c-1", Leg::B, 1))
+        .unwrap();
     let c1 = s.quality_samples(Some("c-1")).unwrap();
     assert_eq!(c1, vec![sample("c-1", Leg::A, 0), sample("c-1", Leg::B, 1)]);
     assert_eq!(s.quality_samples(None).unwrap().len(), 3);
@@ -69,13 +70,17 @@ fn waiting_samples_move_into_one_telemetry_record() {
     let mut s = store();
     assert_eq!(s.enqueue_quality_telemetry(T0, gauges()).unwrap(), None);
     for i in 0..3 {
-        s.record_quality_sample(T0, &sample("c-1", Leg::A, i)).unwrap();
+        s.record_quality_sample(T0, &sample("c-1", Leg::A, i))
+            .unwrap();
     }
     let seq = s.enqueue_quality_telemetry(T0, gauges()).unwrap().unwrap();
     assert!(s.quality_samples(None).unwrap().is_empty());
     let records = s.pending(0, 10).unwrap();
     assert_eq!(records.len(), 1);
-    assert_eq!((records[0].seq, records[0].kind), (seq, TopicKind::Telemetry));
+    assert_eq!(
+        (records[0].seq, records[0].kind),
+        (seq, TopicKind::Telemetry)
+    );
     let json: serde_json::Value = serde_json::from_slice(&records[0].payload).unwrap();
     assert!(json["samples"][0]["rtt_ms"].is_null());
     assert!(json["samples"][0]["mos"].is_null());
@@ -91,7 +96,8 @@ fn waiting_samples_move_into_one_telemetry_record() {
 fn a_batch_holds_at_most_the_limit_and_the_rest_waits() {
     let mut s = store();
     for i in 0..=i64::try_from(MAX_SAMPLES_PER_BATCH).unwrap() {
-        s.record_quality_sample(T0, &sample("c-1", Leg::B, i)).unwrap();
+        s.record_quality_sample(T0, &sample("c-1", Leg::B, i))
+            .unwrap();
     }
     s.enqueue_quality_telemetry(T0, gauges()).unwrap().unwrap();
     assert_eq!(s.quality_samples(None).unwrap().len(), 1);

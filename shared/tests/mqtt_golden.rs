@@ -317,7 +317,10 @@ fn json_errors_carry_serde_message_with_position() {
 #[test]
 fn missing_required_field_is_named() {
     let mut v = json(&golden("telemetry.json"));
-    v["samples"][0].as_object_mut().unwrap().remove("packets_received");
+    v["samples"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("packets_received");
     let err = decode(TopicKind::Telemetry, &serde_json::to_vec(&v).unwrap()).unwrap_err();
     assert!(
         matches!(&err, DecodeError::Json { message } if message.contains("packets_received")),
@@ -349,7 +352,13 @@ fn unknown_optional_metrics_stay_null() {
     };
     let b = &t.samples[1];
     assert_eq!(
-        (b.rtt_ms, b.r_factor, b.mos, b.remote_loss_fraction, b.peer_xr.clone()),
+        (
+            b.rtt_ms,
+            b.r_factor,
+            b.mos,
+            b.remote_loss_fraction,
+            b.peer_xr.clone()
+        ),
         (None, None, None, None, None)
     );
     let encoded = json(&encode(&Message::Telemetry(t.clone())).unwrap());

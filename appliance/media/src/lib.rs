@@ -29,11 +29,11 @@ pub mod stats;
 pub mod testing;
 
 pub use ntp::{NtpClock, NtpTime};
+pub use quality::{LegMonitor, MonitorConfig, QualitySample, RemoteView, Reporting};
 pub use relay::{
     Event, LatchConfig, Leg, LegConfig, LegCounters, MediaDirection, Port, Relay, RelayConfig,
     Transmit,
 };
-pub use quality::{LegMonitor, MonitorConfig, QualitySample, RemoteView, Reporting};
 pub use rtcp::{PacketKind, RtcpError, RtcpPacket, classify};
 pub use rtp::{PayloadType, RtpError, RtpHeader, RtpPacket, Ssrc};
 pub use seq::{IntervalCounts, SeqNo, SeqOutcome, SequenceValidator};

@@ -589,12 +589,7 @@ impl LegMonitor {
                 let received = seq.received().saturating_sub(self.base.received);
                 self.base.expected = seq.expected();
                 self.base.received = seq.received();
-                (
-                    received,
-                    Some(expected),
-                    s.cumulative_lost(),
-                    s.jitter_ms(),
-                )
+                (received, Some(expected), s.cumulative_lost(), s.jitter_ms())
             }
             None => (
                 0,

@@ -569,9 +569,7 @@ impl Relay {
     /// [`RelayConfig::quality_interval`], and the last ones after
     /// [`Relay::finish`]).
     pub fn poll_sample(&mut self) -> Option<QualitySample> {
-        self.legs
-            .iter_mut()
-            .find_map(|l| l.monitor.poll_sample())
+        self.legs.iter_mut().find_map(|l| l.monitor.poll_sample())
     }
 
     /// The call ended: queues each leg's last quality sample.

@@ -573,7 +573,13 @@ fn quality_samples_come_per_leg_every_interval_and_at_the_end() {
         reports: vec![],
     })])
     .unwrap();
-    relay.handle_packet(t0 + ms(1000), Leg::B, Port::Rtcp, addr("192.0.2.2:5001"), &sr);
+    relay.handle_packet(
+        t0 + ms(1000),
+        Leg::B,
+        Port::Rtcp,
+        addr("192.0.2.2:5001"),
+        &sr,
+    );
     let rr = build_compound(&[RtcpPacket::ReceiverReport(ReceiverReport {
         ssrc: Ssrc(1),
         reports: vec![ReportBlock {
@@ -587,7 +593,13 @@ fn quality_samples_come_per_leg_every_interval_and_at_the_end() {
         }],
     })])
     .unwrap();
-    relay.handle_packet(t0 + ms(1060), Leg::A, Port::Rtcp, addr("10.0.0.1:4001"), &rr);
+    relay.handle_packet(
+        t0 + ms(1060),
+        Leg::A,
+        Port::Rtcp,
+        addr("10.0.0.1:4001"),
+        &rr,
+    );
     relay.handle_timeout(t0 + ms(5000));
     let mut samples = Vec::new();
     while let Some(s) = relay.poll_sample() {

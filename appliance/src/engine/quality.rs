@@ -205,12 +205,7 @@ fn wall(at: Instant, now: Instant, now_unix: Duration) -> OffsetDateTime {
 }
 
 /// The MQTT shape of a sample of call `call_id`.
-pub fn leg_sample(
-    call_id: &str,
-    s: &QualitySample,
-    now: Instant,
-    now_unix: Duration,
-) -> LegSample {
+pub fn leg_sample(call_id: &str, s: &QualitySample, now: Instant, now_unix: Duration) -> LegSample {
     LegSample {
         call_id: call_id.to_owned(),
         leg: match s.leg {

@@ -57,8 +57,7 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Request>) {
                 }
             }
             Request::QualitySample(sample) => {
-                if let Err(error) =
-                    store.record_quality_sample(OffsetDateTime::now_utc(), &sample)
+                if let Err(error) = store.record_quality_sample(OffsetDateTime::now_utc(), &sample)
                 {
                     tracing::error!(call_id = %sample.call_id, %error, "cannot store a quality sample");
                 }

@@ -521,7 +521,12 @@ mod tests {
         })])
         .unwrap();
         let nat = addr("192.0.2.1:4999");
-        echo.handle_packet(sent_at + Duration::from_millis(170), Port::Rtcp, nat, &answer);
+        echo.handle_packet(
+            sent_at + Duration::from_millis(170),
+            Port::Rtcp,
+            nat,
+            &answer,
+        );
         let rtt = echo.rtt().unwrap();
         assert!(rtt.abs_diff(Duration::from_millis(70)) < Duration::from_micros(100));
         // Later reports go where the phone's RTCP came from.
@@ -537,6 +542,10 @@ mod tests {
         assert!(last.last);
         let first = &samples[0];
         assert_eq!(first.loss_fraction, Some(0.0));
-        assert!(samples.iter().any(|s| s.rtt_ms.is_some() && s.mos.is_some()));
+        assert!(
+            samples
+                .iter()
+                .any(|s| s.rtt_ms.is_some() && s.mos.is_some())
+        );
     }
 }

@@ -81,9 +81,9 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use voip_media::quality::{QualitySample, Reporting};
 use voip_media::rtcp::{ReportBlock, VoipMetrics};
 pub use voip_media::{Leg, Port};
-use voip_media::quality::{QualitySample, Reporting};
 use voip_media::{
     LegConfig, LegCounters, MediaDirection, NtpClock, NtpTime, RelayConfig, SourceQuality,
 };

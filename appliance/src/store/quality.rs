@@ -40,12 +40,11 @@ impl Store {
         now: OffsetDateTime,
         sample: &LegSample,
     ) -> Result<(), StoreError> {
-        let payload = serde_json::to_vec(sample)
-            .map_err(|e| {
-                StoreError::Encode(voip_shared::mqtt::EncodeError::Unrepresentable {
-                    message: e.to_string(),
-                })
-            })?;
+        let payload = serde_json::to_vec(sample).map_err(|e| {
+            StoreError::Encode(voip_shared::mqtt::EncodeError::Unrepresentable {
+                message: e.to_string(),
+            })
+        })?;
         self.conn.execute(
             "INSERT INTO quality_samples (call_id, leg, interval_end, mos, payload, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

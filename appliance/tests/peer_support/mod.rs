@@ -19,6 +19,8 @@
 )]
 #![allow(dead_code, reason = "each test file uses a subset")]
 
+pub mod impair;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
@@ -346,6 +348,12 @@ impl Appliance {
     /// Writes the bootstrap, site and secrets files into `dir` and starts
     /// the binary; returns once it logged its readiness line.
     pub fn start(dir: &Path, site: &str, trunks: &[TrunkSpec]) -> Self {
+        Self::start_with(dir, site, trunks, "")
+    }
+
+    /// [`Appliance::start`] with `extra` appended to the bootstrap file
+    /// (after its `[http]` table, e.g. a `[media]` table).
+    pub fn start_with(dir: &Path, site: &str, trunks: &[TrunkSpec], extra: &str) -> Self {
         let sip = SocketAddr::from((PBX_IP, free_udp_port(PBX_IP)));
         let http = SocketAddr::from((PBX_IP, free_tcp_port()));
         let data_dir = dir.join("data");
@@ -360,7 +368,7 @@ impl Appliance {
             format!(
                 "version = 1\nappliance_id = \"peer-test\"\ntenant = \"peertest\"\n\
                  data_dir = \"{}\"\nsecrets_file = \"{}\"\nsite_config_file = \"{}\"\n\
-                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n[http]\nlisten = \"{http}\"\n",
+                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n[http]\nlisten = \"{http}\"\n{extra}",
                 data_dir.display(),
                 secrets_file.display(),
                 site_file.display(),

@@ -58,7 +58,11 @@ fn without_rtcp_rtt_and_mos_are_unknown_but_own_stats_are_known() {
     let t0 = Instant::now();
     let mut m = relay_monitor(t0);
     for i in 0..250u16 {
-        feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 160, 8));
+        feed(
+            &mut m,
+            t0 + ms(20) * u32::from(i),
+            &rtp(i, u32::from(i) * 160, 8),
+        );
     }
     let (samples, rtcp) = run_until(&mut m, t0 + ms(5000));
     assert!(rtcp.is_empty(), "relay mode sends no RTCP of its own");
@@ -98,7 +102,11 @@ fn forwarded_sr_answered_by_the_endpoint_gives_the_segment_rtt_and_a_mos() {
     let t0 = Instant::now();
     let mut m = relay_monitor(t0);
     for i in 0..100u16 {
-        feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 160, 0));
+        feed(
+            &mut m,
+            t0 + ms(20) * u32::from(i),
+            &rtp(i, u32::from(i) * 160, 0),
+        );
     }
     let ntp = NtpTime(0x1234_5678_9abc_0000);
     m.handle_sender_report_forwarded(t0 + ms(1000), ntp);
@@ -143,7 +151,11 @@ fn loss_cumulative_loss_and_burst_density_follow_the_sequence() {
     let lost = [40u16, 80, 120, 121, 122, 125];
     for i in 0..200u16 {
         if !lost.contains(&i) {
-            feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 160, 8));
+            feed(
+                &mut m,
+                t0 + ms(20) * u32::from(i),
+                &rtp(i, u32::from(i) * 160, 8),
+            );
         }
     }
     let (samples, _) = run_until(&mut m, t0 + ms(5000));
@@ -160,7 +172,11 @@ fn loss_cumulative_loss_and_burst_density_follow_the_sequence() {
     // The next interval starts from zero; cumulative loss carries on.
     for i in 200..450u16 {
         if i != 300 {
-            feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 160, 8));
+            feed(
+                &mut m,
+                t0 + ms(20) * u32::from(i),
+                &rtp(i, u32::from(i) * 160, 8),
+            );
         }
     }
     let (samples, _) = run_until(&mut m, t0 + ms(10_000));
@@ -180,7 +196,10 @@ fn own_reports_start_early_are_randomised_and_carry_sr_rr_and_cname() {
     let (_, rtcp) = run_until(&mut m, t0 + Duration::from_secs(120));
     assert!(rtcp.len() >= 16, "{} reports in 120 s", rtcp.len());
     let first = rtcp[0].0 - t0;
-    assert!(first >= ms(1250) && first <= ms(3750), "first after {first:?}");
+    assert!(
+        first >= ms(1250) && first <= ms(3750),
+        "first after {first:?}"
+    );
     let gaps: Vec<Duration> = rtcp.windows(2).map(|w| w[1].0 - w[0].0).collect();
     for g in &gaps {
         assert!(*g >= ms(2500) && *g <= ms(7500), "{g:?}");
@@ -305,7 +324,11 @@ fn finish_queues_a_last_sample_then_the_monitor_is_silent() {
     let t0 = Instant::now();
     let mut m = LegMonitor::new(t0, reporting_config(t0));
     for i in 0..100u16 {
-        feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 160, 9));
+        feed(
+            &mut m,
+            t0 + ms(20) * u32::from(i),
+            &rtp(i, u32::from(i) * 160, 9),
+        );
     }
     let (samples, _) = run_until(&mut m, t0 + ms(7000));
     assert_eq!(samples.len(), 1);
@@ -329,7 +352,11 @@ fn a_dynamic_payload_type_without_a_configured_codec_has_no_mos() {
     let t0 = Instant::now();
     let mut m = relay_monitor(t0);
     for i in 0..100u16 {
-        feed(&mut m, t0 + ms(20) * u32::from(i), &rtp(i, u32::from(i) * 960, 111));
+        feed(
+            &mut m,
+            t0 + ms(20) * u32::from(i),
+            &rtp(i, u32::from(i) * 960, 111),
+        );
     }
     m.handle_sender_report_forwarded(t0, NtpTime(1 << 32));
     let rr = RtcpPacket::ReceiverReport(ReceiverReport {
@@ -386,11 +413,18 @@ fn seeded_impaired_link_yields_matching_loss_and_jitter() {
         }
         let s = samples.last().unwrap();
         let lost = link.stats().lost;
-        assert_eq!(s.cumulative_lost.unwrap().cast_unsigned(), lost, "seed {seed}");
+        assert_eq!(
+            s.cumulative_lost.unwrap().cast_unsigned(),
+            lost,
+            "seed {seed}"
+        );
         let fraction = lost as f64 / 500.0;
         assert!((0.03..=0.07).contains(&fraction), "seed {seed}: {fraction}");
         // Uniform ±10 ms per packet: E|Di - Dj| = 20/3 ms ≈ 6.7 ms.
         let jitter = s.jitter_ms.unwrap();
-        assert!((4.5..=9.0).contains(&jitter), "seed {seed}: jitter {jitter}");
+        assert!(
+            (4.5..=9.0).contains(&jitter),
+            "seed {seed}: jitter {jitter}"
+        );
     }
 }
