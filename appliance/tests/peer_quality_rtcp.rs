@@ -9,10 +9,10 @@
 //!    4–12 ms (expected ≈ 6.7 ms: E|D| of two independent uniform ±10 ms
 //!    delays is 20/3 ms, plus baresip's own send timing), a MOS, and
 //!    `/metrics` must count them.
-//! 2. SIPp (which sends no RTCP) calls `*43`: its samples have loss and
+//! 2. `SIPp` (which sends no RTCP) calls `*43`: its samples have loss and
 //!    jitter but RTT, R-factor and MOS are `null`, never a default.
 //!
-//! baresip, sox and SIPp are required: a missing tool FAILS the test.
+//! baresip, sox and `SIPp` are required: a missing tool FAILS the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod peer_support;

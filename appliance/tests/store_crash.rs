@@ -86,14 +86,19 @@ fn sample(i: u64) -> LegSample {
         interval_start: T0,
         interval_end: T0 + time::Duration::seconds(10),
         packets_received: 500,
-        packets_lost: i % 7,
-        jitter_ms: 2.0,
-        loss_fraction: 0.0,
+        packets_lost: Some(i % 7),
+        jitter_ms: Some(2.0),
+        loss_fraction: Some(0.0),
+        cumulative_lost: None,
+        remote_loss_fraction: None,
+        remote_jitter_ms: None,
+        peer_xr: None,
+        last: false,
         burst_loss: None,
         rtt_ms: None,
         r_factor: None,
         mos: None,
-        codec: Codec::OPUS,
+        codec: Some(Codec::OPUS),
     }
 }
 

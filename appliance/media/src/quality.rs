@@ -28,7 +28,7 @@
 //! R-factor and MOS come from `voip_shared::quality` (ITU-T G.107) and are
 //! computed only when the leg's loss, jitter, RTT and codec are all known; otherwise
 //! both are `None` ("unknown MOS", not an optimistic guess). Inputs:
-//! Ppl = the interval's loss in percent; BurstR from the interval's loss
+//! Ppl = the interval's loss in percent; `BurstR` from the interval's loss
 //! runs (`LossPattern`, random loss = 1 when no burst was seen); one-way
 //! delay = RTT / 2 + one 20 ms packetisation frame; jitter-buffer delay =
 //! 2 × the interarrival jitter (the usual adaptive-buffer target). Codec
@@ -576,7 +576,7 @@ impl LegMonitor {
         }
     }
 
-    fn take_sample(&mut self, now: Instant, last: bool) {
+    fn take_sample(&mut self, now: Instant, is_last: bool) {
         let codec = self.config.codec.or(self.inferred_codec);
         let valid = self
             .source
@@ -604,38 +604,40 @@ impl LegMonitor {
             _ => None,
         };
         let burst_packets = self.bursts.burst_packets - self.base.burst_packets;
-        let burst_lost = self.bursts.burst_lost - self.base.burst_lost;
+        let lost_in_bursts = self.bursts.burst_lost - self.base.burst_lost;
         self.base.burst_packets = self.bursts.burst_packets;
         self.base.burst_lost = self.bursts.burst_lost;
         let burst_loss = loss_fraction.map(|_| {
             if burst_packets == 0 {
                 0.0
             } else {
-                burst_lost as f64 / burst_packets as f64
+                lost_in_bursts as f64 / burst_packets as f64
             }
         });
         let burst_ratio = self.pattern.burst_ratio();
         self.pattern = LossPattern::new();
         let rtt_ms = self.rtt.rtt().map(|d| d.as_secs_f64() * 1000.0);
         let score = match (loss_fraction, rtt_ms, jitter_ms, codec) {
-            (Some(loss), Some(rtt), Some(jitter), Some(codec)) => emodel::estimate(&Measurements {
-                codec,
-                packet_loss_pct: Some((loss * 100.0).clamp(0.0, 100.0)),
-                // No loss run seen (no loss at all, or only loss): random.
-                burst_ratio: Some(burst_ratio.filter(|b| *b > 0.0).unwrap_or(1.0)),
-                mouth_to_ear_delay_ms: Some(rtt / 2.0 + PACKETISATION_MS),
-                jitter_buffer_ms: Some(2.0 * jitter),
-            })
-            .ok()
-            .flatten()
-            .map(|e| e.score),
+            (Some(fraction), Some(rtt), Some(jitter), Some(codec)) => {
+                emodel::estimate(&Measurements {
+                    codec,
+                    packet_loss_pct: Some((fraction * 100.0).clamp(0.0, 100.0)),
+                    // No loss run seen (no loss at all, or only loss): random.
+                    burst_ratio: Some(burst_ratio.filter(|b| *b > 0.0).unwrap_or(1.0)),
+                    mouth_to_ear_delay_ms: Some(rtt / 2.0 + PACKETISATION_MS),
+                    jitter_buffer_ms: Some(2.0 * jitter),
+                })
+                .ok()
+                .flatten()
+                .map(|e| e.score)
+            }
             _ => None,
         };
         self.samples.push(QualitySample {
             leg: self.config.leg,
             interval_start: self.interval_start,
             interval_end: now,
-            last,
+            last: is_last,
             ssrc: self.source.as_ref().map(ReceiverStats::ssrc),
             packets_received: received,
             packets_expected: expected,

@@ -511,14 +511,17 @@ impl Task {
     }
 
     fn on_relay_event(&mut self, event: RelayEvent) {
-        if let RelayEventKind::Quality(sample) = &event.kind {
-            self.on_quality_sample(event.call, sample);
-            return;
-        }
+        let kind = match event.kind {
+            RelayEventKind::Quality(sample) => {
+                self.on_quality_sample(event.call, &sample);
+                return;
+            }
+            kind => kind,
+        };
         let Some(call) = self.media.call_of(event.call) else {
             return;
         };
-        match event.kind {
+        match kind {
             RelayEventKind::Quality(_) => {}
             RelayEventKind::Latched { leg, port, source } => {
                 tracing::debug!(call = %event.call, ?leg, ?port, %source, "media latched");
