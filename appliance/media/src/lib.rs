@@ -13,10 +13,12 @@
 //! - [`rtcp`]: compound RTCP iterator, SR/RR/SDES/BYE/XR, RTP/RTCP demux.
 //! - [`ntp`]: NTP timestamps and the instant-to-NTP mapping used for RTT.
 //! - [`stats`]: receiver statistics and round-trip time estimation.
+//! - [`jitter`]: adaptive jitter buffer for the receiving side of a transcoding leg.
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
+pub mod jitter;
 pub mod ntp;
 pub mod relay;
 pub mod rtcp;
