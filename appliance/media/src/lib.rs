@@ -14,11 +14,13 @@
 //! - [`ntp`]: NTP timestamps and the instant-to-NTP mapping used for RTT.
 //! - [`stats`]: receiver statistics and round-trip time estimation.
 //! - [`jitter`]: adaptive jitter buffer for the receiving side of a transcoding leg.
+//! - [`latch`]: symmetric-RTP latching with RTP-bleed protection (relay and bridge).
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
 pub mod jitter;
+pub mod latch;
 pub mod ntp;
 pub mod relay;
 pub mod rtcp;
