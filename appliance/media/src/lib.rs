@@ -14,9 +14,11 @@
 //! - [`ntp`]: NTP timestamps and the instant-to-NTP mapping used for RTT.
 //! - [`stats`]: receiver statistics and round-trip time estimation.
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
+//! - [`codec`]: G.711 µ/A-law, G.722, Opus encoders and decoders with concealment.
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod ntp;
 pub mod relay;
 pub mod rtcp;
