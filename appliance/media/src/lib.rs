@@ -16,9 +16,11 @@
 //! - [`jitter`]: adaptive jitter buffer for the receiving side of a transcoding leg.
 //! - [`latch`]: symmetric-RTP latching with RTP-bleed protection (relay and bridge).
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
+//! - [`codec`]: G.711 µ/A-law, G.722, Opus encoders and decoders with concealment.
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod jitter;
 pub mod latch;
 pub mod ntp;
