@@ -3,7 +3,8 @@
 //!
 //! Per direction (A→B and B→A): RTP of the sending leg (its codec and
 //! payload type) → [`JitterBuffer`] → decode, or recover from the next
-//! packet's FEC, or conceal → resample to the other leg's codec rate →
+//! packet's FEC (Opus legs get one frame of jitter-buffer look-ahead for
+//! this), or conceal → resample to the other leg's codec rate →
 //! encode → RTP with the bridge's own SSRC, sequence and timestamp at the
 //! receiving leg's clock (marker on the first packet of a talkspurt).
 //! RFC 4733 telephone events are translated to the other leg's payload type
@@ -237,8 +238,16 @@ fn new_leg(
     media: LegMedia,
     other: &LegMedia,
 ) -> Result<LegState, BridgeError> {
+    // Opus can rebuild a lost frame from the next packet's FEC, but only if
+    // that packet is already buffered when the lost one is due.
+    let lookahead = if media.codec == CodecKind::Opus {
+        config.jitter.lookahead.max(TICK)
+    } else {
+        config.jitter.lookahead
+    };
     let jitter = JitterBuffer::new(JitterConfig {
         clock_rate: media.codec.rtp_clock_rate(),
+        lookahead,
         ..config.jitter
     });
     let dtmf = match (dtmf_leg(&media), dtmf_leg(other)) {

@@ -11,7 +11,7 @@
 //! buffer keeps the smallest transit (`base`, the least-delayed packet) and a
 //! percentile of `transit - base` ([`JitterConfig::percentile`]): the delay
 //! that covers that share of packets. The *target delay* is that percentile
-//! plus [`JitterConfig::margin`], clamped to
+//! plus [`JitterConfig::margin`] and [`JitterConfig::lookahead`], clamped to
 //! [`JitterConfig::min_delay`]..=[`JitterConfig::max_delay`]. At `now`, the
 //! ideal playout position is `now - base - target`: a packet with a
 //! timestamp at or before it is due.
@@ -73,6 +73,10 @@ pub struct JitterConfig {
     pub percentile: f64,
     /// Added to the percentile.
     pub margin: Duration,
+    /// Further delay so the packet after a missing one is usually buffered
+    /// when the missing one is due (one frame for Opus in-band FEC; zero
+    /// for codecs without FEC).
+    pub lookahead: Duration,
     /// Window of arrivals the jitter estimate looks at.
     pub history: Duration,
     /// Consecutive concealed frames on an empty buffer before playing silence.
@@ -94,6 +98,7 @@ impl Default for JitterConfig {
             max_delay: Duration::from_millis(300),
             percentile: 0.98,
             margin: Duration::from_millis(5),
+            lookahead: Duration::ZERO,
             history: Duration::from_secs(2),
             max_conceal: 5,
             drop_patience: 50,
@@ -366,7 +371,8 @@ impl JitterBuffer {
     fn clamp_target(&self, jitter: i64) -> i64 {
         let min = to_units(self.cfg.min_delay, self.cfg.clock_rate);
         let max = to_units(self.cfg.max_delay, self.cfg.clock_rate).max(min);
-        (jitter + to_units(self.cfg.margin, self.cfg.clock_rate)).clamp(min, max)
+        let extra = to_units(self.cfg.margin + self.cfg.lookahead, self.cfg.clock_rate);
+        (jitter + extra).clamp(min, max)
     }
 
     fn units_since_origin(&self, now: Instant) -> i64 {

@@ -23,8 +23,8 @@
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
-pub mod codec;
 pub mod bridge;
+pub mod codec;
 pub mod dtmf;
 pub mod jitter;
 pub mod latch;
