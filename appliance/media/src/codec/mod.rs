@@ -23,7 +23,7 @@ pub use g711::{
     linear_to_ulaw, ulaw_to_linear,
 };
 pub use g722::{G722Decoder, G722Encoder};
-pub use opus::{OpusDecoder, OpusEncoder};
+pub use opus::{OpusDecoder, OpusEncoder, has_lbrr};
 pub use plc::Concealer;
 
 /// Audio codecs the media engine encodes and decodes.
