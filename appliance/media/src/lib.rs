@@ -14,13 +14,25 @@
 //! - [`ntp`]: NTP timestamps and the instant-to-NTP mapping used for RTT.
 //! - [`stats`]: receiver statistics and round-trip time estimation.
 //! - [`quality`]: per-leg quality monitor (samples with R/MOS, our own SR/RR).
+//! - [`jitter`]: adaptive jitter buffer for the receiving side of a transcoding leg.
+//! - [`latch`]: symmetric-RTP latching with RTP-bleed protection (relay and bridge).
 //! - [`relay`]: the two-leg relay with symmetric-RTP latching and media timeout.
+//! - [`codec`]: G.711 µ/A-law, G.722, Opus encoders and decoders with concealment.
+//! - [`resample`]: streaming band-limited resampler (8/16/48 kHz).
+//! - [`dtmf`]: RFC 4733 events, translation between legs, SIP INFO dtmf-relay.
+//! - [`bridge`]: the transcoding bridge (jitter buffer, decode/PLC/FEC, resample, encode, DTMF, PCM tap).
 //! - `testing` (feature `testing`): seeded PRNG and in-memory lossy link.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
+pub mod codec;
+pub mod dtmf;
+pub mod jitter;
+pub mod latch;
 pub mod ntp;
 pub mod quality;
 pub mod relay;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod seq;

@@ -40,6 +40,8 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::latch::{Admission, LegLatch};
+pub use crate::latch::{LatchConfig, Leg, LegConfig, Port};
 use crate::quality::{LegMonitor, MonitorConfig, QualitySample};
 use crate::rtcp::{PacketKind, ReportBlock, RtcpPacket, VoipMetrics, classify};
 use crate::rtp::{PayloadType, RtpPacket, Ssrc};
@@ -47,42 +49,6 @@ use crate::stats::ReceiverStats;
 
 /// Most SSRCs tracked per leg; packets of further SSRCs are still forwarded.
 const MAX_SOURCES_PER_LEG: usize = 8;
-
-/// One side of the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Leg {
-    /// The first leg (usually the caller).
-    A,
-    /// The second leg (usually the callee).
-    B,
-}
-
-impl Leg {
-    /// The opposite leg.
-    #[must_use]
-    pub fn other(self) -> Leg {
-        match self {
-            Leg::A => Leg::B,
-            Leg::B => Leg::A,
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Leg::A => 0,
-            Leg::B => 1,
-        }
-    }
-}
-
-/// Which of a leg's two local ports a datagram used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Port {
-    /// The RTP port (also carries RTCP with rtcp-mux).
-    Rtp,
-    /// The RTCP port (RTP port + 1, or the `a=rtcp` port).
-    Rtcp,
-}
 
 /// SDP direction of a leg's endpoint, from that endpoint's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,63 +62,6 @@ pub enum MediaDirection {
     RecvOnly,
     /// No media either way; timeout suspended.
     Inactive,
-}
-
-/// The addresses one leg's SDP signalled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LegConfig {
-    /// RTP address from `c=`/`m=`.
-    pub rtp: SocketAddr,
-    /// RTCP address; `None` means rtcp-mux (RTCP on the RTP address).
-    pub rtcp: Option<SocketAddr>,
-}
-
-impl LegConfig {
-    /// RTCP on RTP port + 1 (RFC 3550 §11 default). An RTP port of 65535
-    /// has no port + 1; RTCP is then muxed.
-    pub fn with_rtcp_port_plus_one(rtp: SocketAddr) -> Self {
-        LegConfig {
-            rtp,
-            rtcp: rtp
-                .port()
-                .checked_add(1)
-                .map(|p| SocketAddr::new(rtp.ip(), p)),
-        }
-    }
-
-    /// RTP and RTCP multiplexed on one port (RFC 5761).
-    pub fn muxed(rtp: SocketAddr) -> Self {
-        LegConfig { rtp, rtcp: None }
-    }
-
-    fn signalled(&self, port: Port) -> SocketAddr {
-        match port {
-            Port::Rtp => self.rtp,
-            Port::Rtcp => self.rtcp.unwrap_or(self.rtp),
-        }
-    }
-}
-
-/// Latching policy (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LatchConfig {
-    /// Latching is allowed only among the first this many packets on a port.
-    pub max_packets: u32,
-    /// Latching is allowed only this long after start / [`Relay::set_remote`].
-    pub window: Duration,
-    /// `None`: never re-latch. `Some(d)`: a new source may take over after
-    /// the latched one has been silent for `d`.
-    pub relatch_after_silence: Option<Duration>,
-}
-
-impl Default for LatchConfig {
-    fn default() -> Self {
-        LatchConfig {
-            max_packets: 20,
-            window: Duration::from_secs(10),
-            relatch_after_silence: None,
-        }
-    }
 }
 
 /// Relay configuration.
@@ -235,32 +144,9 @@ pub struct LegCounters {
     pub malformed: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Latch {
-    Open {
-        packets_seen: u32,
-    },
-    Latched {
-        source: SocketAddr,
-        last_seen: Instant,
-    },
-}
-
-impl Latch {
-    fn source(&self) -> Option<SocketAddr> {
-        match self {
-            Latch::Open { .. } => None,
-            Latch::Latched { source, .. } => Some(*source),
-        }
-    }
-}
-
 #[derive(Debug)]
 struct LegState {
-    remote: LegConfig,
-    /// Index 0: RTP port latch (also RTCP with mux); 1: RTCP port latch.
-    latches: [Latch; 2],
-    window_start: Instant,
+    latch: LegLatch,
     direction: MediaDirection,
     /// Last RTP arrival, or when the timer was (re)armed.
     silence_since: Instant,
@@ -274,9 +160,7 @@ struct LegState {
 impl LegState {
     fn new(now: Instant, remote: LegConfig, monitor: LegMonitor) -> Self {
         LegState {
-            remote,
-            latches: [Latch::Open { packets_seen: 0 }; 2],
-            window_start: now,
+            latch: LegLatch::new(now, remote),
             direction: MediaDirection::SendRecv,
             silence_since: now,
             timed_out: false,
@@ -284,78 +168,6 @@ impl LegState {
             sources: HashMap::new(),
             monitor,
         }
-    }
-
-    fn latch_index(&self, port: Port) -> usize {
-        match (port, self.remote.rtcp) {
-            (Port::Rtcp, Some(_)) => 1,
-            _ => 0,
-        }
-    }
-
-    /// Decides whether a well-formed packet from `source` on `port` is
-    /// accepted; latches if the policy allows. Returns whether it is
-    /// accepted and whether it caused a new latch.
-    fn admit(
-        &mut self,
-        now: Instant,
-        port: Port,
-        source: SocketAddr,
-        cfg: &LatchConfig,
-    ) -> (bool, bool) {
-        let signalled = self.remote.signalled(port);
-        let same_family = source.is_ipv4() == signalled.is_ipv4();
-        let in_window = now.saturating_duration_since(self.window_start) < cfg.window;
-        let idx = self.latch_index(port);
-        let latch = &mut self.latches[idx];
-        match latch {
-            Latch::Latched {
-                source: s,
-                last_seen,
-            } => {
-                if *s == source {
-                    *last_seen = now;
-                    (true, false)
-                } else if same_family
-                    && cfg
-                        .relatch_after_silence
-                        .is_some_and(|d| now.saturating_duration_since(*last_seen) >= d)
-                {
-                    *latch = Latch::Latched {
-                        source,
-                        last_seen: now,
-                    };
-                    (true, true)
-                } else {
-                    (false, false)
-                }
-            }
-            Latch::Open { packets_seen } => {
-                *packets_seen = packets_seen.saturating_add(1);
-                let allowed = same_family
-                    && ((in_window && *packets_seen <= cfg.max_packets) || source == signalled);
-                if allowed {
-                    *latch = Latch::Latched {
-                        source,
-                        last_seen: now,
-                    };
-                }
-                (allowed, allowed)
-            }
-        }
-    }
-
-    fn destination(&self, port: Port) -> (Port, SocketAddr) {
-        let port = if self.remote.rtcp.is_none() {
-            Port::Rtp
-        } else {
-            port
-        };
-        let idx = self.latch_index(port);
-        let addr = self.latches[idx]
-            .source()
-            .unwrap_or_else(|| self.remote.signalled(port));
-        (port, addr)
     }
 
     fn deadline(&self, timeout: Duration) -> Option<Instant> {
@@ -417,7 +229,7 @@ impl Relay {
         source: SocketAddr,
         bytes: &[u8],
     ) {
-        let muxed = self.leg(leg).remote.rtcp.is_none();
+        let muxed = self.leg(leg).latch.is_muxed();
         let is_rtcp = match (classify(bytes), port) {
             (PacketKind::Rtp, Port::Rtp) => false,
             (PacketKind::Rtcp, Port::Rtcp) => true,
@@ -437,20 +249,17 @@ impl Relay {
     fn admit(&mut self, now: Instant, leg: Leg, port: Port, source: SocketAddr) -> bool {
         let cfg = self.config.latch;
         let state = self.leg_mut(leg);
-        let (accepted, latched) = state.admit(now, port, source, &cfg);
-        if !accepted {
-            state.counters.rejected_foreign += 1;
-            return false;
+        match state.latch.admit(now, port, source, &cfg) {
+            Admission::Rejected => {
+                state.counters.rejected_foreign += 1;
+                false
+            }
+            Admission::Accepted => true,
+            Admission::Latched(port) => {
+                self.events.push_back(Event::Latched { leg, port, source });
+                true
+            }
         }
-        if latched {
-            let port = if state.remote.rtcp.is_none() {
-                Port::Rtp
-            } else {
-                port
-            };
-            self.events.push_back(Event::Latched { leg, port, source });
-        }
-        true
     }
 
     fn handle_rtp(&mut self, now: Instant, leg: Leg, source: SocketAddr, bytes: &[u8]) {
@@ -531,7 +340,7 @@ impl Relay {
     fn forward(&mut self, from: Leg, port: Port, bytes: &[u8]) {
         let to = from.other();
         let state = self.leg_mut(to);
-        let (port, destination) = state.destination(port);
+        let (port, destination) = state.latch.destination(port);
         state.counters.packets_out += 1;
         state.counters.bytes_out += bytes.len() as u64;
         self.transmits.push_back(Transmit {
@@ -604,9 +413,7 @@ impl Relay {
     /// reopens the latch window from `now`; restarts its media timer.
     pub fn set_remote(&mut self, now: Instant, leg: Leg, remote: LegConfig) {
         let state = self.leg_mut(leg);
-        state.remote = remote;
-        state.latches = [Latch::Open { packets_seen: 0 }; 2];
-        state.window_start = now;
+        state.latch.set_remote(now, remote);
         state.silence_since = now;
         state.timed_out = false;
     }
@@ -619,8 +426,7 @@ impl Relay {
     /// Source a leg's port latched to, if any (with rtcp-mux, `Port::Rtcp`
     /// answers for the shared port).
     pub fn latched(&self, leg: Leg, port: Port) -> Option<SocketAddr> {
-        let state = self.leg(leg);
-        state.latches[state.latch_index(port)].source()
+        self.leg(leg).latch.latched(port)
     }
 
     /// Current direction of a leg.

@@ -189,6 +189,154 @@ impl<T: Clone> LossyLink<T> {
     }
 }
 
+/// A steady stream of 20 ms (or `frame`) RTP packets for jitter-buffer runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamSpec {
+    /// Packets to send.
+    pub packets: u32,
+    /// RTP clock rate.
+    pub clock_rate: u32,
+    /// Packet duration (and the consumer's tick).
+    pub frame: Duration,
+    /// Sender clock relative to the receiver's: 1.005 sends 0.5 % faster.
+    pub sender_clock: f64,
+    /// Offset of the consumer's ticks against the first send.
+    pub tick_phase: Duration,
+}
+
+impl Default for StreamSpec {
+    fn default() -> Self {
+        StreamSpec {
+            packets: 1500,
+            clock_rate: 8000,
+            frame: Duration::from_millis(20),
+            sender_clock: 1.0,
+            tick_phase: Duration::from_millis(7),
+        }
+    }
+}
+
+/// What a [`run_jitter`] produced.
+#[derive(Debug, Clone, Default)]
+pub struct JitterRun {
+    /// Sequence numbers played, in playout order, with the time from the
+    /// packet's send to its playout.
+    pub played: Vec<(u16, Duration)>,
+    /// `Lost` answers, and how many of them carried the next payload.
+    pub lost: u32,
+    /// `Lost` answers with the next payload.
+    pub lost_with_next: u32,
+    /// `Silence` answers.
+    pub silence: u32,
+    /// `Empty` answers after the first frame.
+    pub empty: u32,
+    /// Largest number of packets buffered at a tick.
+    pub max_buffered: usize,
+    /// The buffer's counters at the end.
+    pub stats: crate::jitter::JitterStats,
+    /// The link's counters.
+    pub link: LinkStats,
+}
+
+impl JitterRun {
+    /// Mean of send-to-playout over the played packets.
+    pub fn mean_delay(&self) -> Duration {
+        if self.played.is_empty() {
+            return Duration::ZERO;
+        }
+        let total: Duration = self.played.iter().map(|(_, d)| *d).sum();
+        total / self.played.len() as u32
+    }
+
+    /// Send-to-playout at quantile `q` (0..=1) over the played packets.
+    pub fn delay_quantile(&self, q: f64) -> Duration {
+        let mut d: Vec<Duration> = self.played.iter().map(|(_, d)| *d).collect();
+        d.sort_unstable();
+        let idx = ((d.len() as f64 - 1.0) * q.clamp(0.0, 1.0)).round() as usize;
+        d.get(idx).copied().unwrap_or_default()
+    }
+}
+
+/// Streams packets from a sender through a [`LossyLink`] into a jitter
+/// buffer that a consumer pops once per tick, all in virtual time from `t0`.
+/// `payload(seq)` gives each packet's payload.
+pub fn run_jitter(
+    t0: Instant,
+    jitter: crate::jitter::JitterConfig,
+    link_config: LinkConfig,
+    seed: u64,
+    spec: StreamSpec,
+) -> JitterRun {
+    use crate::jitter::{JitterBuffer, Playout};
+    use crate::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
+    use crate::seq::SeqNo;
+
+    let mut jb = JitterBuffer::new(jitter);
+    let mut link: LossyLink<(u16, Vec<u8>)> = LossyLink::new(link_config, seed);
+    let samples = (spec.frame.as_secs_f64() * f64::from(spec.clock_rate)).round() as u32;
+    let send_at = |k: u32| t0 + spec.frame.mul_f64(f64::from(k) / spec.sender_clock);
+    let mut sent = 0u32;
+    let mut tick = t0 + spec.tick_phase;
+    let mut run = JitterRun::default();
+    let mut started = false;
+    let end = send_at(spec.packets) + Duration::from_secs(2);
+    while tick < end {
+        let send_due = (sent < spec.packets).then(|| send_at(sent));
+        let now = [send_due, link.poll_timeout(), Some(tick)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(tick);
+        if send_due == Some(now) {
+            let seq = sent as u16;
+            let mut payload = vec![0u8; 20];
+            payload[..4].copy_from_slice(&sent.to_be_bytes());
+            let bytes = RtpHeader::new(
+                PayloadType::PCMU,
+                SeqNo(seq),
+                sent.wrapping_mul(samples),
+                Ssrc(0x5eed),
+            )
+            .to_packet(&payload, 0)
+            .unwrap_or_default();
+            link.send(now, (seq, bytes));
+            sent += 1;
+            continue;
+        }
+        if link.poll_timeout() == Some(now) {
+            while let Some((_, (_, bytes))) = link.poll_receive(now) {
+                if let Ok(p) = RtpPacket::parse(&bytes) {
+                    jb.push(now, &p);
+                }
+            }
+            continue;
+        }
+        run.max_buffered = run.max_buffered.max(jb.len());
+        match jb.pop(now) {
+            Playout::Frame(f) => {
+                started = true;
+                let k = f
+                    .payload
+                    .get(..4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(0, u32::from_be_bytes);
+                run.played
+                    .push((f.seq.0, now.saturating_duration_since(send_at(k))));
+            }
+            Playout::Lost { next, .. } => {
+                run.lost += 1;
+                run.lost_with_next += u32::from(next.is_some());
+            }
+            Playout::Silence { .. } => run.silence += 1,
+            Playout::Empty => run.empty += u32::from(started),
+        }
+        tick += spec.frame;
+    }
+    run.stats = jb.stats();
+    run.link = link.stats();
+    run
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

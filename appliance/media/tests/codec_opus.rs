@@ -1,0 +1,300 @@
+//! Opus through libopus: settings take effect, PLC and in-band FEC recover
+//! lost frames, malformed payloads are errors, and the codec factory hands
+//! out every codec with its 20 ms frame.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use voip_media::codec::{
+    AudioDecoder, AudioEncoder, CodecError, CodecKind, OpusDecoder, OpusEncoder, OpusSettings,
+    has_lbrr, new_decoder, new_encoder,
+};
+
+const FRAME: usize = 960;
+
+/// Voiced-speech-like signal at 48 kHz: harmonics of a gliding 120–180 Hz
+/// fundamental, syllable-rate amplitude modulation.
+fn voice(len: usize) -> Vec<i16> {
+    let mut phase = 0.0f64;
+    (0..len)
+        .map(|n| {
+            let t = n as f64 / 48_000.0;
+            let f0 = 150.0 + 30.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
+            phase += 2.0 * std::f64::consts::PI * f0 / 48_000.0;
+            let envelope = 0.55 + 0.45 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+            let mut v = 0.0;
+            for h in 1..=12 {
+                v += (phase * f64::from(h)).sin() / f64::from(h);
+            }
+            (4000.0 * envelope * v) as i16
+        })
+        .collect()
+}
+
+fn encode_all(settings: OpusSettings, pcm: &[i16]) -> Vec<Vec<u8>> {
+    let mut enc = OpusEncoder::new(&settings).unwrap();
+    pcm.chunks_exact(FRAME)
+        .map(|frame| {
+            let mut out = Vec::new();
+            enc.encode(frame, &mut out).unwrap();
+            out
+        })
+        .collect()
+}
+
+fn energy(a: &[i16]) -> f64 {
+    a.iter().map(|&s| f64::from(s).powi(2)).sum()
+}
+
+fn error_energy(a: &[i16], b: &[i16]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum()
+}
+
+#[test]
+fn a_voice_signal_round_trips_at_its_level() {
+    let pcm = voice(48_000);
+    let packets = encode_all(OpusSettings::default(), &pcm);
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut out = Vec::new();
+    for p in &packets {
+        assert_eq!(dec.decode(p, &mut out).unwrap(), FRAME);
+    }
+    assert_eq!(out.len(), pcm.len());
+    let level = 10.0 * (energy(&out[9600..]) / energy(&pcm[9600..])).log10();
+    assert!(level.abs() < 2.0, "level changed by {level:.1} dB");
+}
+
+#[test]
+fn bitrate_setting_sizes_the_payloads() {
+    let pcm = voice(48_000);
+    let mean = |bitrate_bps: u32| {
+        let settings = OpusSettings {
+            bitrate_bps,
+            ..OpusSettings::default()
+        };
+        let packets = encode_all(settings, &pcm);
+        packets.iter().map(Vec::len).sum::<usize>() as f64 / packets.len() as f64
+    };
+    let low = mean(12_000);
+    let high = mean(64_000);
+    // 20 ms at 12 kbit/s is 30 bytes, at 64 kbit/s 160 bytes.
+    assert!((20.0..45.0).contains(&low), "12 kbit/s: {low:.0} bytes");
+    assert!((120.0..200.0).contains(&high), "64 kbit/s: {high:.0} bytes");
+}
+
+#[test]
+fn dtx_shrinks_silence_to_a_few_bytes() {
+    let silence = vec![0i16; 48_000];
+    let with = encode_all(
+        OpusSettings {
+            dtx: true,
+            ..OpusSettings::default()
+        },
+        &silence,
+    );
+    let without = encode_all(OpusSettings::default(), &silence);
+    // In DTX the encoder sends TOC-only frames, with a comfort-noise
+    // update every 400 ms.
+    let tiny = |p: &[Vec<u8>]| p[10..].iter().filter(|f| f.len() <= 2).count();
+    let tail = with.len() - 10;
+    assert!(
+        tiny(&with) * 10 >= tail * 8,
+        "{} of {tail} DTX frames tiny",
+        tiny(&with)
+    );
+    assert_eq!(tiny(&without), 0);
+}
+
+#[test]
+fn fec_packets_carry_lbrr_and_recover_a_lost_frame_better_than_plc() {
+    let pcm = voice(48_000);
+    let settings = OpusSettings {
+        fec: true,
+        expected_loss_pct: 20,
+        bitrate_bps: 32_000,
+        ..OpusSettings::default()
+    };
+    let packets = encode_all(settings, &pcm);
+    // LBRR follows voice-active frames (quiet stretches of the envelope
+    // carry none).
+    let with_lbrr = packets[1..].iter().filter(|p| has_lbrr(p).unwrap()).count();
+    assert!(
+        with_lbrr * 10 >= (packets.len() - 1) * 6,
+        "{with_lbrr} of {} packets carry FEC",
+        packets.len() - 1
+    );
+
+    // Reference: everything received.
+    let mut reference = Vec::new();
+    let mut dec = OpusDecoder::new().unwrap();
+    for p in &packets {
+        dec.decode(p, &mut reference).unwrap();
+    }
+
+    // Lose every 4th packet; once recovered from FEC, once concealed.
+    let (mut fec_err, mut plc_err, mut recovered, mut lost) = (0.0, 0.0, 0, 0);
+    for use_fec in [true, false] {
+        let mut dec = OpusDecoder::new().unwrap();
+        let mut out = Vec::new();
+        for (i, p) in packets.iter().enumerate() {
+            if i % 4 == 2 && i + 1 < packets.len() {
+                let start = out.len();
+                let n = if use_fec {
+                    dec.recover(&packets[i + 1], FRAME, &mut out).unwrap()
+                } else {
+                    0
+                };
+                if n == 0 {
+                    dec.conceal(FRAME, &mut out).unwrap();
+                } else {
+                    recovered += 1;
+                }
+                assert_eq!(out.len() - start, FRAME);
+                let err = error_energy(&out[start..], &reference[start..start + FRAME]);
+                if use_fec {
+                    fec_err += err;
+                    lost += 1;
+                } else {
+                    plc_err += err;
+                }
+            } else {
+                dec.decode(p, &mut out).unwrap();
+            }
+        }
+    }
+    assert!(
+        recovered * 2 >= lost,
+        "recovered {recovered} of {lost} frames from FEC"
+    );
+    assert!(
+        fec_err * 2.0 < plc_err,
+        "FEC error {fec_err:.3e} not well below PLC error {plc_err:.3e}"
+    );
+}
+
+#[test]
+fn without_fec_recover_answers_zero_and_plc_fills_the_frame() {
+    let pcm = voice(9600);
+    let settings = OpusSettings {
+        fec: false,
+        ..OpusSettings::default()
+    };
+    let packets = encode_all(settings, &pcm);
+    assert!(packets.iter().all(|p| !has_lbrr(p).unwrap()));
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut out = Vec::new();
+    dec.decode(&packets[0], &mut out).unwrap();
+    assert_eq!(dec.recover(&packets[2], FRAME, &mut out).unwrap(), 0);
+    assert_eq!(out.len(), FRAME);
+    assert_eq!(dec.conceal(FRAME, &mut out).unwrap(), FRAME);
+    assert_eq!(out.len(), 2 * FRAME);
+    assert!(
+        out[FRAME..].iter().any(|&s| s != 0),
+        "PLC continues the signal"
+    );
+}
+
+#[test]
+fn malformed_opus_payloads_are_errors() {
+    let mut dec = OpusDecoder::new().unwrap();
+    let mut out = Vec::new();
+    assert!(matches!(
+        dec.decode(&[], &mut out),
+        Err(CodecError::MalformedPayload { .. })
+    ));
+    // Code 3 packet claiming 63 frames of 60 ms: longer than 120 ms.
+    assert!(dec.decode(&[0xFB, 0x3F, 0, 0], &mut out).is_err());
+    // Code 2 with a first-frame length past the end.
+    assert!(dec.decode(&[0x0A, 200, 1, 2], &mut out).is_err());
+    assert!(has_lbrr(&[0x0A, 200, 1]).is_err());
+    assert!(dec.recover(&[], FRAME, &mut out).is_err());
+    assert!(out.is_empty());
+}
+
+#[test]
+fn settings_out_of_range_are_refused() {
+    for bad in [
+        OpusSettings {
+            complexity: 11,
+            ..OpusSettings::default()
+        },
+        OpusSettings {
+            bitrate_bps: 1000,
+            ..OpusSettings::default()
+        },
+        OpusSettings {
+            expected_loss_pct: 101,
+            ..OpusSettings::default()
+        },
+    ] {
+        assert!(matches!(
+            OpusEncoder::new(&bad),
+            Err(CodecError::BadSetting { .. })
+        ));
+    }
+}
+
+#[test]
+fn the_factory_builds_every_codec_for_20ms_frames() {
+    for kind in CodecKind::ALL {
+        let mut enc = new_encoder(kind, &OpusSettings::default()).unwrap();
+        let mut dec = new_decoder(kind).unwrap();
+        assert_eq!((enc.kind(), dec.kind()), (kind, kind));
+        let frame = vec![0i16; kind.samples_per_20ms()];
+        let mut payload = Vec::new();
+        enc.encode(&frame, &mut payload).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            dec.decode(&payload, &mut out).unwrap(),
+            kind.samples_per_20ms()
+        );
+        // G.711 takes any length; G.722 needs sample pairs, Opus whole
+        // Opus frame durations.
+        if matches!(kind, CodecKind::G722 | CodecKind::Opus) {
+            assert!(matches!(
+                enc.encode(&frame[1..], &mut payload),
+                Err(CodecError::FrameLength { .. })
+            ));
+        }
+    }
+    assert_eq!(CodecKind::G722.rtp_clock_rate(), 8000);
+    assert_eq!(CodecKind::G722.sample_rate(), 16_000);
+    assert_eq!(CodecKind::Opus.static_payload_type(), None);
+    assert_eq!(CodecKind::Pcma.static_payload_type(), Some(8));
+}
+
+#[test]
+fn lbrr_detection_agrees_with_libopus() {
+    // Where our parser finds no LBRR, libopus's FEC decode falls back to its
+    // PLC; where it finds LBRR, the FEC decode differs from the PLC.
+    let pcm = voice(96_000);
+    let settings = OpusSettings {
+        fec: true,
+        expected_loss_pct: 20,
+        bitrate_bps: 32_000,
+        ..OpusSettings::default()
+    };
+    let packets = encode_all(settings, &pcm);
+    let (mut agree, mut total) = (0, 0);
+    for i in 1..packets.len() - 1 {
+        let mut a = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        let mut b = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
+        let mut buf = vec![0i16; FRAME];
+        for p in &packets[..i] {
+            a.decode(p, &mut buf, false).unwrap();
+            b.decode(p, &mut buf, false).unwrap();
+        }
+        let mut fec = vec![0i16; FRAME];
+        let mut plc = vec![0i16; FRAME];
+        a.decode(&packets[i + 1], &mut fec, true).unwrap();
+        b.decode(&[], &mut plc, false).unwrap();
+        let differs = fec != plc;
+        let ours = has_lbrr(&packets[i + 1]).unwrap();
+        total += 1;
+        if ours == differs {
+            agree += 1;
+        }
+    }
+    assert_eq!(agree, total);
+}
