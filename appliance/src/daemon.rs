@@ -404,7 +404,8 @@ pub async fn run(
     sip_transport::install_default_provider();
     let (transport, inbound) =
         SipTransport::start(TransportConfig::from_listen(&bootstrap.sip)).await?;
-    let local = crate::engine::local_addrs(transport.local_addrs());
+    let local =
+        crate::engine::local_addrs_advertised(transport.local_addrs(), bootstrap.sip.advertise);
     let (relay_tx, relay_events) = tokio::sync::mpsc::channel(RELAY_EVENTS);
     let port_range = PortRange::from_settings(&site.media)?;
     // A call holds two port pairs (one per leg), so the port range, not an

@@ -362,6 +362,9 @@ impl<R: Entropy> Pbx<R> {
         reg_config.domains.clone_from(&local.domains);
         reg_config.local_addresses = local.sip.iter().map(|(_, a)| a.ip()).collect();
         reg_config.local_addresses.push(local.media_ip);
+        reg_config
+            .local_addresses
+            .extend(local.other_ips.iter().copied());
         reg_config.max_contacts_per_aor = site
             .extensions
             .iter()

@@ -280,8 +280,7 @@ impl TransportConfig {
             inbound_capacity: 1024,
             outbound_capacity: 1024,
             capabilities: Capabilities::default(),
-            // Follow-up: the bootstrap file has no key for it yet.
-            tls_ca_file: None,
+            tls_ca_file: listen.tls_ca_file.clone(),
             connect_timeout: Duration::from_secs(5),
         }
     }

@@ -346,6 +346,12 @@ impl Appliance {
     /// Writes the bootstrap, site and secrets files into `dir` and starts
     /// the binary; returns once it logged its readiness line.
     pub fn start(dir: &Path, site: &str, trunks: &[TrunkSpec]) -> Self {
+        Self::start_with(dir, site, trunks, "")
+    }
+
+    /// [`Appliance::start`] with `sip_extra` (TOML lines, each ending in a
+    /// newline) added to the bootstrap file's `[sip]` table.
+    pub fn start_with(dir: &Path, site: &str, trunks: &[TrunkSpec], sip_extra: &str) -> Self {
         let sip = SocketAddr::from((PBX_IP, free_udp_port(PBX_IP)));
         let http = SocketAddr::from((PBX_IP, free_tcp_port()));
         let data_dir = dir.join("data");
@@ -360,7 +366,7 @@ impl Appliance {
             format!(
                 "version = 1\nappliance_id = \"peer-test\"\ntenant = \"peertest\"\n\
                  data_dir = \"{}\"\nsecrets_file = \"{}\"\nsite_config_file = \"{}\"\n\
-                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n[http]\nlisten = \"{http}\"\n",
+                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n{sip_extra}[http]\nlisten = \"{http}\"\n",
                 data_dir.display(),
                 secrets_file.display(),
                 site_file.display(),

@@ -46,3 +46,4 @@ config-url-scheme = URL scheme `{ $scheme }` is not supported; use { $expected }
 config-path-not-absolute = Path `{ $value }` must be absolute (start with /).
 config-socket-addr-invalid = `{ $value }` is not a valid listen address (IP address:port, for example 0.0.0.0:5060).
 config-tls-listen-needs-cert = A TLS listen address needs a certificate (`tls_cert`) and key (`tls_key`).
+config-advertise-invalid = `{ $value }` cannot be advertised: give one unicast IP address without a port (for example 203.0.113.7), not 0.0.0.0, ::, a multicast address or a name.
