@@ -268,3 +268,117 @@ fn reload_starts_registering_a_trunk_switched_to_register() {
     let register = net.request_to(KPN, "REGISTER");
     assert_eq!(register.uri.to_string(), "sip:203.0.113.10:5060");
 }
+
+fn challenge_algorithms(challenge: &voip_sip::message::Response) -> Vec<String> {
+    challenge
+        .headers
+        .get_all(&HeaderName::WWW_AUTHENTICATE)
+        .map(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("algorithm="))
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_owned()
+        })
+        .collect()
+}
+
+fn first_challenge(net: &mut Net, phone: &mut Phone) -> voip_sip::message::Response {
+    let b = net.branch();
+    let first = phone.register_request(&b, None);
+    net.send(&phone.at.clone(), first);
+    net.final_to(&phone.at.clone())
+}
+
+#[test]
+fn default_site_challenges_with_md5_only() {
+    let mut net = Net::new(site(false));
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["MD5"]);
+}
+
+#[test]
+fn sha256_enabled_site_offers_sha256_first_and_a_sha256_answer_registers() {
+    use voip_shared::site_config::DigestAlgorithm;
+    let mut config = site(false);
+    config.digest_algorithms = vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5];
+    let mut net = Net::new(config);
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["SHA-256", "MD5"]);
+    // The client picks SHA-256 (RFC 8760: the first it supports).
+    let auth = phone.answer(&challenge, "REGISTER", &format!("sip:{PBX_IP}"), "pw-201");
+    assert!(auth.contains("algorithm=SHA-256"), "{auth}");
+    let b = net.branch();
+    let req = phone.register_request(&b, Some(&auth));
+    net.send("192.0.2.1:5060", req);
+    assert_eq!(net.final_to("192.0.2.1:5060").status.as_u16(), 200);
+    assert_eq!(net.pbx.registrar().lookup("201", net.now).len(), 1);
+    // An MD5-only phone still registers on the same site.
+    let mut old = Phone::new("202", "pw-202", "192.0.2.2:5060");
+    let challenge = first_challenge(&mut net, &mut old);
+    let md5_only: Vec<&str> = challenge
+        .headers
+        .get_all(&HeaderName::WWW_AUTHENTICATE)
+        .filter(|v| v.contains("MD5"))
+        .collect();
+    let auth = voip_sip::auth::DigestClient::default()
+        .respond(
+            &md5_only,
+            "REGISTER",
+            &format!("sip:{PBX_IP}"),
+            "202",
+            "pw-202",
+            [3; 16],
+            1,
+        )
+        .unwrap()
+        .into_string();
+    assert!(auth.contains("algorithm=MD5"), "{auth}");
+    let b = net.branch();
+    let req = old.register_request(&b, Some(&auth));
+    net.send("192.0.2.2:5060", req);
+    assert_eq!(net.final_to("192.0.2.2:5060").status.as_u16(), 200);
+}
+
+#[test]
+fn sha256_only_site_refuses_an_md5_answer_and_a_reload_switches_back() {
+    use voip_shared::site_config::DigestAlgorithm;
+    let mut config = site(false);
+    config.digest_algorithms = vec![DigestAlgorithm::Sha256];
+    let mut net = Net::new(config);
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["SHA-256"]);
+    // An MD5 answer to the SHA-256 nonce is not accepted.
+    let forged = challenge
+        .headers
+        .get(&HeaderName::WWW_AUTHENTICATE)
+        .unwrap()
+        .replace("SHA-256", "MD5");
+    let auth = voip_sip::auth::DigestClient::default()
+        .respond(
+            &[forged.as_str()],
+            "REGISTER",
+            &format!("sip:{PBX_IP}"),
+            "201",
+            "pw-201",
+            [3; 16],
+            1,
+        )
+        .unwrap()
+        .into_string();
+    let b = net.branch();
+    let req = phone.register_request(&b, Some(&auth));
+    net.send("192.0.2.1:5060", req);
+    assert_ne!(net.final_to("192.0.2.1:5060").status.as_u16(), 200);
+    assert!(net.pbx.registrar().lookup("201", net.now).is_empty());
+    // Back to the default by reloading the site.
+    let (now, unix) = (net.now, std::time::Duration::from_secs(1_790_000_100));
+    let secrets = voip_appliance::secrets::Secrets::from_toml_str(pbx_support::SECRETS).unwrap();
+    net.pbx.reload(now, unix, site(false), secrets);
+    let mut other = Phone::new("202", "pw-202", "192.0.2.2:5060");
+    let challenge = first_challenge(&mut net, &mut other);
+    assert_eq!(challenge_algorithms(&challenge), ["MD5"]);
+}

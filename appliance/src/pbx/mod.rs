@@ -119,7 +119,7 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{SiteConfig, Transport, Trunk};
+use voip_shared::site_config::{DigestAlgorithm, SiteConfig, Transport, Trunk};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
@@ -358,7 +358,7 @@ impl<R: Entropy> Pbx<R> {
         let rng = SharedRng::new(rng);
         let realm = site.tenant.clone();
         let mut reg_config = RegistrarConfig::new(realm.clone());
-        reg_config.digest = interop_digest_config();
+        reg_config.digest = digest_config(&site);
         reg_config.domains.clone_from(&local.domains);
         reg_config.local_addresses = local.sip.iter().map(|(_, a)| a.ip()).collect();
         reg_config.local_addresses.push(local.media_ip);
@@ -376,7 +376,7 @@ impl<R: Entropy> Pbx<R> {
             ..BanConfig::default()
         });
         let registrar = Registrar::new(reg_config, secret, registrar_bans, now);
-        let digest = DigestServer::new(realm, secret, interop_digest_config());
+        let digest = DigestServer::new(realm, secret, digest_config(&site));
         let (via_transport, via_addr) = local
             .preferred()
             .unwrap_or((TransportKind::Udp, SocketAddr::new(local.media_ip, 5060)));
@@ -574,6 +574,9 @@ impl<R: Entropy> Pbx<R> {
             .collect();
         self.site = site;
         self.secrets = secrets;
+        let algorithms = digest_config(&self.site).algorithms;
+        self.registrar.set_digest_algorithms(algorithms.clone());
+        self.digest.set_algorithms(algorithms);
         let clock = self.ban_clock(now);
         let wanted: Vec<Trunk> = self.site.trunks.clone();
         let mut keep = Vec::new();
@@ -1422,20 +1425,26 @@ fn credential_of(secrets: &Secrets, trunk: &Trunk) -> Option<(Option<String>, St
 /// to well under 1 GiB and an office never comes near it.
 const MAX_TRANSACTIONS: usize = 262_144;
 
-/// The digest challenges the appliance sends: MD5 only, for now.
+/// The digest challenges the appliance sends: the site's
+/// `digest_algorithms`, by default MD5 only.
 ///
 /// RFC 8760 recommends offering SHA-256 (first) and MD5, but the UACs
 /// measured here fail as soon as a SHA-256 challenge is present at all:
 /// `SIPp` 3.6.1 exits ("authentication must use MD5") when it comes first, and
 /// baresip 1.0.0 fails the registration ("Function not implemented") even
-/// when MD5 comes first. Many desk phones in the field only do MD5 too. The
-/// SHA-256 code path is implemented and tested in `voip_sip::auth`; offering
-/// it needs a per-site switch (follow-up) for offices whose phones all
-/// support it. The real protection of the credentials is TLS on the
-/// signalling leg.
-fn interop_digest_config() -> DigestServerConfig {
+/// when MD5 comes first. Many desk phones in the field only do MD5 too, so
+/// SHA-256 is a per-site switch for offices whose phones all support it.
+/// The real protection of the credentials is TLS on the signalling leg.
+fn digest_config(site: &SiteConfig) -> DigestServerConfig {
     DigestServerConfig {
-        algorithms: vec![voip_sip::auth::Algorithm::Md5],
+        algorithms: site
+            .digest_algorithms
+            .iter()
+            .map(|a| match a {
+                DigestAlgorithm::Sha256 => voip_sip::auth::Algorithm::Sha256,
+                DigestAlgorithm::Md5 => voip_sip::auth::Algorithm::Md5,
+            })
+            .collect(),
         ..DigestServerConfig::default()
     }
 }
