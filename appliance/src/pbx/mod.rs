@@ -1293,6 +1293,13 @@ impl<R: Entropy> Pbx<R> {
                         trunk_id: None,
                         from_user: Some(from_user.clone()),
                         credentials: None,
+                        offer_codecs: self
+                            .site
+                            .extensions
+                            .iter()
+                            .find(|e| e.number == *number)
+                            .map(|e| offer_codecs(&e.codecs))
+                            .unwrap_or_default(),
                     })
                     .collect();
                 let decision = if group.is_empty() {
@@ -1388,8 +1395,25 @@ impl<R: Entropy> Pbx<R> {
             trunk_id: Some(trunk.id.clone()),
             from_user: Some(from_user),
             credentials,
+            offer_codecs: offer_codecs(&trunk.codecs),
         })
     }
+}
+
+/// The audio codecs of a site codec list, for an offer the B2BUA makes
+/// itself (late offer); telephone-event is added by the offer anyway.
+fn offer_codecs(codecs: &[voip_shared::site_config::Codec]) -> Vec<voip_sip::sdp::Codec> {
+    use voip_shared::site_config::Codec as Site;
+    codecs
+        .iter()
+        .filter_map(|c| match c {
+            Site::Pcmu => Some(voip_sip::sdp::Codec::pcmu()),
+            Site::Pcma => Some(voip_sip::sdp::Codec::pcma()),
+            Site::G722 => Some(voip_sip::sdp::Codec::g722()),
+            Site::Opus => Some(voip_sip::sdp::Codec::opus()),
+            Site::TelephoneEvent => None,
+        })
+        .collect()
 }
 
 fn reject(status: u16, code: ErrorCode) -> B2bDecision {

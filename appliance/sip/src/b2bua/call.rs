@@ -54,7 +54,8 @@ pub(crate) struct ALeg {
     pub(crate) reliability: Reliability,
     pub(crate) tag: String,
     pub(crate) call_id: String,
-    pub(crate) offer: Session,
+    /// A's offer; `None` for a late offer (INVITE without SDP).
+    pub(crate) offer: Option<Session>,
     pub(crate) dialog: Option<Dialog>,
     pub(crate) session_expires: Option<u32>,
     pub(crate) timer_supported: bool,
@@ -87,6 +88,10 @@ pub(crate) struct Call {
     pub(crate) retx: Vec<(Side, SuccessRetransmitter)>,
     pub(crate) forwarding_invite: bool,
     pub(crate) live_txs: usize,
+    /// Late offer: our 2xx to A carried the offer; A's answer is due in the
+    /// ACK. `Some(port)` for the echo test (its local port), `Some(0)` for a
+    /// relayed call.
+    pub(crate) answer_due_in_ack: Option<u16>,
 }
 
 fn header_u32(value: Option<&str>) -> Option<u32> {
@@ -122,7 +127,7 @@ impl Call {
     pub(crate) fn new(id: CallRef, now: Instant, a: ALeg, caller: String, dialled: String) -> Call {
         Call {
             id,
-            a_remote: remote_rtp(&a.offer),
+            a_remote: a.offer.as_ref().and_then(remote_rtp),
             a,
             legs: Vec::new(),
             groups: VecDeque::new(),
@@ -147,6 +152,7 @@ impl Call {
             retx: Vec::new(),
             forwarding_invite: false,
             live_txs: 0,
+            answer_due_in_ack: None,
         }
     }
 
@@ -237,7 +243,14 @@ impl Call {
             session_id: u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1,
             session_version: 1,
         };
-        match sdp_answer(&self.a.offer, &local) {
+        let Some(a_offer) = self.a.offer.clone() else {
+            // Late offer: we offer in the 2xx, the answer comes in the ACK.
+            let session = crate::sdp::offer(&local);
+            self.answer_due_in_ack = Some(local.port);
+            self.answer_a(now, ctx, session.to_string().into_bytes());
+            return;
+        };
+        match sdp_answer(&a_offer, &local) {
             Ok((session, negotiated)) => {
                 self.a_codec = Some(negotiated.codec.name.clone());
                 self.answer_a(now, ctx, session.to_string().into_bytes());
@@ -258,6 +271,31 @@ impl Call {
                     status,
                 );
             }
+        }
+    }
+
+    /// Our own media description for an offer on `side` (late offer).
+    fn late_offer_media<R: Entropy>(
+        &self,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        codecs: &[Codec],
+    ) -> LocalMedia {
+        let codec_preferences = if codecs.is_empty() {
+            codec_prefs()
+        } else {
+            codecs.iter().cloned().map(CodecPref::new).collect()
+        };
+        LocalMedia {
+            address: ctx.config.media_address,
+            port: self.port(side),
+            codec_preferences,
+            telephone_event: true,
+            direction_policy: DirectionPolicy::Mirror,
+            rtcp_mux: false,
+            ptime: None,
+            session_id: u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1,
+            session_version: 1,
         }
     }
 
@@ -312,11 +350,14 @@ impl Call {
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
         );
         let mut body = Vec::new();
-        set_sdp(
-            &mut headers,
-            &mut body,
-            anchored(&self.a.offer, ctx.config.media_address, self.port(Side::B)),
-        );
+        let sdp = match &self.a.offer {
+            Some(a_offer) => anchored(a_offer, ctx.config.media_address, self.port(Side::B)),
+            None => {
+                let local = self.late_offer_media(ctx, Side::B, &target.offer_codecs);
+                crate::sdp::offer(&local).to_string().into_bytes()
+            }
+        };
+        set_sdp(&mut headers, &mut body, sdp);
         let invite = Request {
             method: Method::INVITE,
             uri: target.request_uri.clone(),
@@ -389,12 +430,16 @@ impl Call {
         if let Some(sdp) = sdp_of(&response.headers, &response.body) {
             self.b_remote = remote_rtp(&sdp);
             self.legs[index].codec = codec_name(&sdp);
-            set_sdp(
-                &mut relay.headers,
-                &mut relay.body,
-                anchored(&sdp, ctx.config.media_address, self.port(Side::A)),
-            );
-            self.emit_relay(ctx);
+            // Late offer: B's early answer cannot be A's offer in an
+            // unreliable provisional; A gets it in the 2xx.
+            if self.a.offer.is_some() {
+                set_sdp(
+                    &mut relay.headers,
+                    &mut relay.body,
+                    anchored(&sdp, ctx.config.media_address, self.port(Side::A)),
+                );
+                self.emit_relay(ctx);
+            }
         }
         let _ = call_id;
         ctx.respond(self.a.tx, relay);
@@ -476,6 +521,10 @@ impl Call {
             if other != index {
                 self.cancel_leg(ctx, other);
             }
+        }
+        if self.a.offer.is_none() {
+            // Late offer: B's answer is A's offer; A answers in the ACK.
+            self.answer_due_in_ack = Some(0);
         }
         self.answer_a(now, ctx, body);
         self.emit_relay(ctx);
@@ -924,13 +973,51 @@ impl Call {
     }
 
     /// An ACK for one of our 2xx from `side`.
-    pub(crate) fn ack<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, side: Side) {
+    pub(crate) fn ack<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        request: &Request,
+    ) {
         for (s, r) in &mut self.retx {
             if *s == side && !r.is_done() {
                 r.handle_ack(now);
             }
         }
         self.drain_retx(now, ctx);
+        if side == Side::A
+            && !self.is_ended()
+            && let Some(echo_port) = self.answer_due_in_ack.take()
+        {
+            self.answer_from_ack(now, ctx, echo_port, request);
+        }
+    }
+
+    /// Late offer: A's answer to the offer in our 2xx, from its ACK.
+    fn answer_from_ack<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        echo_port: u16,
+        request: &Request,
+    ) {
+        let answer = sdp_of(&request.headers, &request.body);
+        let remote = answer.as_ref().and_then(remote_rtp);
+        let (Some(answer), Some(remote)) = (answer, remote) else {
+            self.hangup_both(now, ctx, EndReason::NoAnswerInAck);
+            return;
+        };
+        if echo_port != 0 {
+            self.a_codec = codec_name(&answer);
+            ctx.media.push_back(MediaInstruction::EchoLoop {
+                call: self.id,
+                local_port: echo_port,
+                remote,
+            });
+            return;
+        }
+        self.learn_sdp(ctx, Side::A, &answer);
     }
 
     // ------------------------------------------------------------------ time

@@ -39,8 +39,16 @@
 //! - **CANCEL to B** is sent only after a provisional response (RFC 3261
 //!   9.1); a fork still in Calling is cancelled when its first provisional
 //!   arrives, and a 2xx that races the CANCEL is acknowledged and hung up.
-//! - **Late offer** (INVITE without SDP) is answered 488: every B-leg needs
-//!   A's offer to anchor media.
+//! - **Late offer** (INVITE without SDP): each B-leg gets our own offer
+//!   (the relay's B-side port, the target's `offer_codecs` and
+//!   telephone-event); the winning B answer, pointed at our A-side port,
+//!   becomes the offer in the 2xx to A (so A can only pick codecs B accepted
+//!   and the relay never transcodes); early media SDP is not relayed to A
+//!   (an offer needs a reliable provisional); A's answer is taken from the
+//!   ACK and starts the relay. An ACK without a usable answer ends the call
+//!   with BYE on both sides ([`EndReason::NoAnswerInAck`]). The echo test
+//!   offers its own codecs the same way. A request body that is not SDP is
+//!   still answered 488.
 //! - **Upstream forking** is collapsed: A sees one dialog (our To tag) no
 //!   matter how many B dialogs send provisionals.
 //! - **In-dialog requests** are sent to the B-leg's original
@@ -220,10 +228,13 @@ impl<R: Entropy> B2bua<R> {
             self.ctx.reply(tx, &request, 483, Some(&tag));
             return;
         }
-        let Some(offer) = media::sdp_of(&request.headers, &request.body) else {
+        // An empty body is a late offer; a body that is not usable SDP is
+        // refused.
+        let offer = media::sdp_of(&request.headers, &request.body);
+        if offer.is_none() && !request.body.is_empty() {
             self.ctx.reply(tx, &request, 488, Some(&tag));
             return;
-        };
+        }
         let session_expires = request
             .headers
             .get(&HeaderName::SESSION_EXPIRES)
@@ -278,7 +289,7 @@ impl<R: Entropy> B2bua<R> {
             return;
         };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.ack(now, &mut self.ctx, side);
+            c.ack(now, &mut self.ctx, side, request);
         }
         self.reap(call);
     }

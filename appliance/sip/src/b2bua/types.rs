@@ -55,6 +55,10 @@ pub struct Target {
     pub from_user: Option<String>,
     /// Credentials for a 401/407 challenge of a trunk.
     pub credentials: Option<TargetCredentials>,
+    /// Audio codecs to offer, in preference order, when the B2BUA makes the
+    /// offer itself (A's INVITE had no SDP: late offer); empty means PCMU,
+    /// PCMA, G.722, Opus. telephone-event is always offered.
+    pub offer_codecs: Vec<crate::sdp::Codec>,
 }
 
 impl fmt::Debug for Target {
@@ -65,6 +69,7 @@ impl fmt::Debug for Target {
             .field("trunk_id", &self.trunk_id)
             .field("from_user", &self.from_user.as_ref().map(|_| "<redacted>"))
             .field("credentials", &self.credentials)
+            .field("offer_codecs", &self.offer_codecs)
             .finish()
     }
 }
@@ -265,6 +270,9 @@ pub enum EndReason {
     NotAnswered,
     /// The caller sent CANCEL.
     Cancelled,
+    /// Late offer: A's ACK carried no usable answer to the offer in our 2xx
+    /// (RFC 3261 13.2.2.4: the UAC ends the session with BYE; so do we).
+    NoAnswerInAck,
 }
 
 /// One leg in the CDR.

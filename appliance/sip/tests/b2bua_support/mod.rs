@@ -109,6 +109,7 @@ pub fn target(last: u8, user: &str) -> Target {
         trunk_id: None,
         from_user: None,
         credentials: None,
+        offer_codecs: Vec::new(),
     }
 }
 
