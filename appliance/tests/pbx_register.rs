@@ -382,3 +382,84 @@ fn sha256_only_site_refuses_an_md5_answer_and_a_reload_switches_back() {
     let challenge = first_challenge(&mut net, &mut other);
     assert_eq!(challenge_algorithms(&challenge), ["MD5"]);
 }
+
+/// Registers trunk `kpn` (switched to `transport`) with a direct 200.
+fn registered_kpn(transport: voip_shared::site_config::Transport) -> Net {
+    let mut config = site(true);
+    config.trunks[0].transport = transport;
+    let mut net = Net::new(config);
+    let register = net.request_to(KPN, "REGISTER");
+    let contact = register
+        .headers
+        .get(&HeaderName::CONTACT)
+        .unwrap()
+        .to_owned();
+    let mut ok = reply(&register, 200, "prov1", "sip:x@203.0.113.10", None);
+    ok.headers.remove(&HeaderName::CONTACT);
+    ok.headers
+        .push(HeaderName::CONTACT, format!("{contact};expires=600"));
+    net.send(KPN, ok);
+    assert!(net.pbx.routing().is_trunk_up("kpn"));
+    net.take(KPN);
+    net
+}
+
+#[test]
+fn dropped_tcp_trunk_connection_re_registers_at_once_then_with_backoff() {
+    use voip_shared::site_config::Transport;
+    use voip_sip::registrar::TransportKind;
+    let mut net = registered_kpn(Transport::Tcp);
+    net.advance(std::time::Duration::from_secs(60));
+    assert!(net.take(KPN).is_empty(), "no refresh due yet");
+
+    // The provider drops the connection: a REGISTER goes out at once.
+    let (now, kpn) = (net.now, pbx_support::addr(KPN));
+    net.pbx
+        .handle_connection_closed(now, kpn, TransportKind::Tcp);
+    net.drain();
+    let again = net.request_to(KPN, "REGISTER");
+    assert!(
+        again
+            .headers
+            .get(&HeaderName::VIA)
+            .is_some_and(|v| v.contains("SIP/2.0/TCP")),
+        "{again:?}"
+    );
+
+    // The provider is still down: the new connection fails. The trunk is
+    // not re-registered in a tight loop but after a backoff.
+    net.pbx
+        .handle_transport_error(now, kpn, TransportKind::Tcp, None);
+    net.drain();
+    net.advance(std::time::Duration::from_millis(500));
+    assert!(net.take(KPN).is_empty(), "no retry without a pause");
+    net.advance(std::time::Duration::from_secs(120));
+    let retries: Vec<_> = net
+        .take(KPN)
+        .into_iter()
+        .filter(|m| matches!(m, voip_sip::message::SipMessage::Request(r) if r.method.as_str() == "REGISTER"))
+        .collect();
+    assert!(!retries.is_empty(), "retried after the backoff");
+}
+
+#[test]
+fn closed_connection_to_a_udp_trunk_or_another_address_changes_nothing() {
+    use voip_shared::site_config::Transport;
+    use voip_sip::registrar::TransportKind;
+    let mut net = registered_kpn(Transport::Tcp);
+    let now = net.now;
+    net.pbx.handle_connection_closed(
+        now,
+        pbx_support::addr("203.0.113.99:5060"),
+        TransportKind::Tcp,
+    );
+    net.drain();
+    assert!(net.take(KPN).is_empty(), "another address: no REGISTER");
+
+    let mut net = registered_kpn(Transport::Udp);
+    let now = net.now;
+    net.pbx
+        .handle_connection_closed(now, pbx_support::addr(KPN), TransportKind::Tcp);
+    net.drain();
+    assert!(net.take(KPN).is_empty(), "UDP trunk: no REGISTER");
+}

@@ -23,7 +23,9 @@
 //!   request's connection, or the destination IP address is checked);
 //!   in-dialog requests whose Request-URI is the provider's Contact normally
 //!   reuse the connection to the same address;
-//! - transport reports → [`TransportEvent::ConnectFailed`] and
+//! - transport reports → [`TransportEvent::ConnectionClosed`] becomes
+//!   [`Pbx::handle_connection_closed`] (trunks on it re-register at once);
+//!   [`TransportEvent::ConnectFailed`] and
 //!   [`TransportEvent::QueueFull`] become [`Pbx::handle_transport_error`]
 //!   (client transactions to that destination fail at once: trunk
 //!   registration backs off, calls fail over to the next trunk); connect
@@ -694,6 +696,21 @@ impl Task {
     fn on_transport_event(&mut self, event: TransportEvent) {
         let (destination, transport) = match event {
             TransportEvent::Message(inbound) => return self.on_inbound(*inbound),
+            TransportEvent::ConnectionClosed {
+                destination,
+                transport,
+                ..
+            } => {
+                tracing::debug!(
+                    %destination,
+                    transport = transport.as_str(),
+                    "outbound SIP connection closed"
+                );
+                let (now, _) = clock();
+                self.pbx
+                    .handle_connection_closed(now, destination, sip_kind(transport));
+                return;
+            }
             TransportEvent::ConnectFailed {
                 destination,
                 transport,

@@ -563,6 +563,41 @@ impl<R: Entropy> Pbx<R> {
         self.pump(now);
     }
 
+    /// A stream connection we opened to `destination` closed (the provider
+    /// or the network dropped it). A TCP/TLS trunk that sends to
+    /// `destination` re-registers at once, not at its next refresh: its
+    /// binding (RFC 5626 flow) is gone with the connection. A failing
+    /// re-registration is retried with the trunk core's backoff.
+    /// Transactions on that flow fail as for
+    /// [`Pbx::handle_transport_error`].
+    pub fn handle_connection_closed(
+        &mut self,
+        now: Instant,
+        destination: SocketAddr,
+        transport: TransportKind,
+    ) {
+        if transport != TransportKind::Udp {
+            let clock = self.ban_clock(now);
+            let hit: Vec<String> = self
+                .site
+                .trunks
+                .iter()
+                .filter(|t| transport_kind(t.transport) == transport)
+                .filter(|t| {
+                    self.trunk_destination(t)
+                        .is_some_and(|d| d.addr == destination)
+                })
+                .map(|t| t.id.clone())
+                .collect();
+            for slot in &mut self.trunks {
+                if !slot.retiring && slot.started && hit.contains(&slot.trunk_id) {
+                    slot.core.handle_transport_error(clock);
+                }
+            }
+        }
+        self.handle_transport_error(now, destination, transport, None);
+    }
+
     /// New configuration and secrets; see the module docs for what changes.
     pub fn reload(&mut self, now: Instant, now_unix: Duration, site: SiteConfig, secrets: Secrets) {
         self.anchor = (now, now_unix);

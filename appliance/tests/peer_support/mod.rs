@@ -361,12 +361,18 @@ impl Appliance {
         std::fs::write(&secrets_file, secrets(trunks)).unwrap();
         std::fs::set_permissions(&secrets_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let config = dir.join("appliance.toml");
+        // `sip_extra` may bring its own TCP listeners.
+        let tcp_line = if sip_extra.contains("tcp =") {
+            ""
+        } else {
+            "tcp = []\n"
+        };
         std::fs::write(
             &config,
             format!(
                 "version = 1\nappliance_id = \"peer-test\"\ntenant = \"peertest\"\n\
                  data_dir = \"{}\"\nsecrets_file = \"{}\"\nsite_config_file = \"{}\"\n\
-                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n{sip_extra}[http]\nlisten = \"{http}\"\n",
+                 [sip]\nudp = [\"{sip}\"]\n{tcp_line}{sip_extra}[http]\nlisten = \"{http}\"\n",
                 data_dir.display(),
                 secrets_file.display(),
                 site_file.display(),
@@ -530,6 +536,12 @@ pub struct SippRun<'a> {
 impl SippRun<'_> {
     /// Starts `SIPp` (in `dir`, where it writes its trace files).
     pub fn spawn(&self, dir: &Path) -> Sipp {
+        self.spawn_with(dir, &[])
+    }
+
+    /// [`SippRun::spawn`] with further command-line arguments (given last,
+    /// so `-t t1` overrides the default UDP transport).
+    pub fn spawn_with(&self, dir: &Path, extra: &[&str]) -> Sipp {
         let sipp = require_tool("sipp", "sip-tester");
         let stats = dir.join(format!("{}-stats.csv", self.name));
         let errors = dir.join(format!("{}-errors.log", self.name));
@@ -592,6 +604,7 @@ impl SippRun<'_> {
         if self.rtp_echo {
             cmd.arg("-rtp_echo");
         }
+        cmd.args(extra);
         Sipp {
             name: self.name.to_owned(),
             proc: Proc::spawn(&format!("sipp {}", self.name), &mut cmd),
