@@ -1335,6 +1335,7 @@ impl<R: Entropy> Pbx<R> {
                             .find(|e| e.number == *number)
                             .map(|e| offer_codecs(&e.codecs))
                             .unwrap_or_default(),
+                        address_failover: false,
                     })
                     .collect();
                 let decision = if group.is_empty() {
@@ -1353,9 +1354,11 @@ impl<R: Entropy> Pbx<R> {
                 dial,
                 emergency,
             } => {
+                // One group per trunk address (RFC 3263 failover within the
+                // trunk), trunks in priority order.
                 let groups: Vec<Vec<Target>> = trunk_ids
                     .iter()
-                    .filter_map(|id| self.trunk_target(id, dial, &info.origin))
+                    .flat_map(|id| self.trunk_targets(id, dial, &info.origin))
                     .map(|t| vec![t])
                     .collect();
                 let decision = if groups.is_empty() {
@@ -1394,8 +1397,27 @@ impl<R: Entropy> Pbx<R> {
         decision
     }
 
-    /// A B-leg target on trunk `id`, or `None` when the trunk is unknown or
-    /// has no address yet.
+    /// The B-leg targets on trunk `id`, one per resolved address in RFC 3263
+    /// order (the second and later marked [`Target::address_failover`]);
+    /// none when the trunk is unknown or has no address yet.
+    fn trunk_targets(&self, id: &str, dial: &str, origin: &CallerOrigin) -> Vec<Target> {
+        let Some(first) = self.trunk_target(id, dial, origin) else {
+            return Vec::new();
+        };
+        let addrs = self.trunk_addrs.get(id).map_or(&[][..], Vec::as_slice);
+        let mut targets = Vec::with_capacity(addrs.len().max(1));
+        for &addr in addrs.iter().skip(1) {
+            let mut next = first.clone();
+            next.destination.addr = addr;
+            next.address_failover = true;
+            targets.push(next);
+        }
+        targets.insert(0, first);
+        targets
+    }
+
+    /// A B-leg target on trunk `id` at its first address, or `None` when the
+    /// trunk is unknown or has no address yet.
     fn trunk_target(&self, id: &str, dial: &str, origin: &CallerOrigin) -> Option<Target> {
         let trunk = self.site.trunk(id)?;
         let destination = self.trunk_destination(trunk)?;
@@ -1431,6 +1453,7 @@ impl<R: Entropy> Pbx<R> {
             from_user: Some(from_user),
             credentials,
             offer_codecs: offer_codecs(&trunk.codecs),
+            address_failover: false,
         })
     }
 }

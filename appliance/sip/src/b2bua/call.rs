@@ -312,6 +312,20 @@ impl Call {
                 self.end(now, ctx, disposition, EndReason::NotAnswered, status);
                 return;
             };
+            // RFC 3263: another address of the same server only after the
+            // server was unavailable (503) or silent (408, timeout,
+            // transport error: both reported as 408/503 here).
+            if group.iter().all(|t| t.address_failover) {
+                let previous = self.group_no;
+                let server_unavailable = self
+                    .legs
+                    .iter()
+                    .filter(|l| l.group == previous)
+                    .all(|l| matches!(l.status, Some(503 | 408)));
+                if !server_unavailable {
+                    continue;
+                }
+            }
             self.group_no += 1;
             let mut started = false;
             for target in group {

@@ -36,6 +36,9 @@
 //!   rest of its group at once. With no group left A gets the best answer
 //!   seen (6xx first, then the lowest class, specific codes before 408/503),
 //!   or 503 if only Timer B timeouts happened (disposition `no_answer`).
+//!   A group whose targets are marked [`Target::address_failover`] (the next
+//!   RFC 3263 address of the previous group's server) is tried only when the
+//!   previous group failed with 503, 408 or no response, else skipped.
 //! - **CANCEL to B** is sent only after a provisional response (RFC 3261
 //!   9.1); a fork still in Calling is cancelled when its first provisional
 //!   arrives, and a 2xx that races the CANCEL is acknowledged and hung up.

@@ -59,6 +59,12 @@ pub struct Target {
     /// offer itself (A's INVITE had no SDP: late offer); empty means PCMU,
     /// PCMA, G.722, Opus. telephone-event is always offered.
     pub offer_codecs: Vec<crate::sdp::Codec>,
+    /// Another address of the same server as the previous group's targets
+    /// (RFC 3263 4.3: the next SRV target or A/AAAA address): tried only
+    /// when every target of the previous group failed with 503, 408 or no
+    /// response (timeout, transport error); after any other failure the
+    /// group is skipped (the next trunk follows).
+    pub address_failover: bool,
 }
 
 impl fmt::Debug for Target {
@@ -70,6 +76,7 @@ impl fmt::Debug for Target {
             .field("from_user", &self.from_user.as_ref().map(|_| "<redacted>"))
             .field("credentials", &self.credentials)
             .field("offer_codecs", &self.offer_codecs)
+            .field("address_failover", &self.address_failover)
             .finish()
     }
 }

@@ -110,6 +110,7 @@ pub fn target(last: u8, user: &str) -> Target {
         from_user: None,
         credentials: None,
         offer_codecs: Vec::new(),
+        address_failover: false,
     }
 }
 
