@@ -375,7 +375,7 @@ fn sha256_only_site_refuses_an_md5_answer_and_a_reload_switches_back() {
     assert_ne!(net.final_to("192.0.2.1:5060").status.as_u16(), 200);
     assert!(net.pbx.registrar().lookup("201", net.now).is_empty());
     // Back to the default by reloading the site.
-    let (now, unix) = (net.now, std::time::Duration::from_secs(1_790_000_100));
+    let (now, unix) = (net.now, net.unix);
     let secrets = voip_appliance::secrets::Secrets::from_toml_str(pbx_support::SECRETS).unwrap();
     net.pbx.reload(now, unix, site(false), secrets);
     let mut other = Phone::new("202", "pw-202", "192.0.2.2:5060");
@@ -409,7 +409,7 @@ fn dropped_tcp_trunk_connection_re_registers_at_once_then_with_backoff() {
     use voip_shared::site_config::Transport;
     use voip_sip::registrar::TransportKind;
     let mut net = registered_kpn(Transport::Tcp);
-    net.advance(std::time::Duration::from_secs(60));
+    net.advance(std::time::Duration::from_mins(1));
     assert!(net.take(KPN).is_empty(), "no refresh due yet");
 
     // The provider drops the connection: a REGISTER goes out at once.
@@ -433,7 +433,7 @@ fn dropped_tcp_trunk_connection_re_registers_at_once_then_with_backoff() {
     net.drain();
     net.advance(std::time::Duration::from_millis(500));
     assert!(net.take(KPN).is_empty(), "no retry without a pause");
-    net.advance(std::time::Duration::from_secs(120));
+    net.advance(std::time::Duration::from_mins(2));
     let retries: Vec<_> = net
         .take(KPN)
         .into_iter()

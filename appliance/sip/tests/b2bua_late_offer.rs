@@ -101,7 +101,10 @@ fn late_offer_b_leg_gets_our_offer_and_the_ack_answer_starts_the_relay() {
     // target's codecs plus telephone-event.
     let offer = Session::parse_bytes(&invite.body).unwrap();
     assert_eq!(
-        offer.connection.as_ref().and_then(|c| c.ip()),
+        offer
+            .connection
+            .as_ref()
+            .and_then(voip_sip::sdp::Connection::ip),
         Some(MEDIA_IP)
     );
     assert_eq!(offer.media[0].port, PORTS.b_port);
@@ -115,7 +118,10 @@ fn late_offer_b_leg_gets_our_offer_and_the_ack_answer_starts_the_relay() {
     let ok = only_200(&mut sim);
     let a_offer = Session::parse_bytes(&ok.body).unwrap();
     assert_eq!(
-        a_offer.connection.as_ref().and_then(|c| c.ip()),
+        a_offer
+            .connection
+            .as_ref()
+            .and_then(voip_sip::sdp::Connection::ip),
         Some(MEDIA_IP)
     );
     assert_eq!(a_offer.media[0].port, PORTS.a_port);

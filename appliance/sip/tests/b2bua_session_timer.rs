@@ -126,7 +126,7 @@ fn a_refreshes_when_it_supports_timers_and_its_refresh_keeps_the_call() {
     );
     assert_eq!(header(&ok, &HeaderName::REQUIRE), Some("timer"));
     // Alice refreshes with UPDATE at 60 s; it goes through to Bob.
-    sim.advance(Duration::from_secs(60));
+    sim.advance(Duration::from_mins(1));
     let update = in_dialog(
         "UPDATE",
         "sip:b2bua@198.51.100.10:5060",
@@ -214,7 +214,7 @@ fn we_refresh_with_update_when_a_allows_it() {
         header(&ok, &HeaderName::SESSION_EXPIRES),
         Some("120;refresher=uas")
     );
-    sim.advance(Duration::from_secs(60));
+    sim.advance(Duration::from_mins(1));
     let update = sim.one_request(alice(), "UPDATE");
     assert!(update.body.is_empty());
     assert!(sim.take_requests(alice(), "INVITE").is_empty());
@@ -233,7 +233,7 @@ fn an_unanswered_refresh_ends_the_call_on_both_legs() {
         "Session-Expires: 120;refresher=uas\nAllow: INVITE, ACK, CANCEL, BYE, UPDATE\n",
         &[],
     );
-    sim.advance(Duration::from_secs(60));
+    sim.advance(Duration::from_mins(1));
     sim.one_request(alice(), "UPDATE");
     // Timer F (64·T1 = 32 s) expires without an answer.
     sim.advance(Duration::from_secs(31));
@@ -245,7 +245,7 @@ fn an_unanswered_refresh_ends_the_call_on_both_legs() {
 #[test]
 fn a_refresh_answered_481_ends_the_call() {
     let (mut sim, _invite, _ok) = call("Session-Expires: 120\n", &[]);
-    sim.advance(Duration::from_secs(60));
+    sim.advance(Duration::from_mins(1));
     let refresh = sim.one_request(alice(), "INVITE");
     sim.send(
         alice(),
@@ -350,7 +350,7 @@ fn legs_are_timed_independently() {
         &[(HeaderName::SESSION_EXPIRES, "1800;refresher=uac")],
     );
     for cseq in 2..12 {
-        sim.advance(Duration::from_secs(60));
+        sim.advance(Duration::from_mins(1));
         let update = in_dialog(
             "UPDATE",
             "sip:b2bua@198.51.100.10:5060",

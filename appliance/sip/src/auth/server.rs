@@ -195,7 +195,6 @@ impl DigestServer {
     /// Challenge header values (`WWW-Authenticate` for a registrar with 401,
     /// `Proxy-Authenticate` with 407), one per configured algorithm in
     /// preference order. `stale` adds `stale=true` (after [`Verdict::Stale`]).
-
     pub fn challenge(&self, now: Duration, stale: bool) -> Vec<String> {
         let nonce = self.make_nonce(now.as_secs());
         self.config

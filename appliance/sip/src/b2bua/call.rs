@@ -394,12 +394,11 @@ impl Call {
         headers.push(HeaderName::SESSION_EXPIRES, session_expires.to_string());
         headers.push(HeaderName::MIN_SE, min_se.to_string());
         let mut body = Vec::new();
-        let sdp = match &self.a.offer {
-            Some(a_offer) => anchored(a_offer, ctx.config.media_address, self.port(Side::B)),
-            None => {
-                let local = self.late_offer_media(ctx, Side::B, &target.offer_codecs);
-                crate::sdp::offer(&local).to_string().into_bytes()
-            }
+        let sdp = if let Some(a_offer) = &self.a.offer {
+            anchored(a_offer, ctx.config.media_address, self.port(Side::B))
+        } else {
+            let local = self.late_offer_media(ctx, Side::B, &target.offer_codecs);
+            crate::sdp::offer(&local).to_string().into_bytes()
         };
         self.last_sdp[slot(Side::B)].clone_from(&sdp);
         set_sdp(&mut headers, &mut body, sdp);

@@ -92,6 +92,10 @@ pub(crate) fn allows_update(headers: &Headers) -> bool {
 
 /// The session timer of one leg.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "four independent facts of one leg, not a state machine"
+)]
 pub(crate) struct LegTimer {
     /// Negotiated interval (seconds).
     pub(crate) interval: u32,
