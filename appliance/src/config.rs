@@ -106,6 +106,14 @@ pub struct RawSip {
     /// Private key of the TLS listener (PEM); required with `tls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<String>,
+    /// Extra CA certificate(s) (PEM) outbound TLS trunks may chain to,
+    /// besides the operating system's trust store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<String>,
+    /// The IP address written into `Via`, `Contact` and SDP instead of the
+    /// bound one (behind NAT, or bound to `0.0.0.0`/`::`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
 }
 
 /// `[http]`: local web page and `/metrics`.
@@ -224,6 +232,11 @@ pub struct SipListen {
     pub tls_cert: Option<PathBuf>,
     /// TLS key (absolute); set when `tls` is not empty.
     pub tls_key: Option<PathBuf>,
+    /// Extra CA file (absolute) for outbound TLS trunks.
+    pub tls_ca_file: Option<PathBuf>,
+    /// The address advertised in `Via`, `Contact` and SDP instead of the
+    /// bound one; a unicast address (not unspecified, not multicast).
+    pub advertise: Option<IpAddr>,
 }
 
 /// Why [`load`] failed.
@@ -389,6 +402,16 @@ impl RawBootstrap {
             .tls_key
             .as_deref()
             .map(|f| absolute(f, "sip.tls_key", p));
+        let tls_ca_file = self
+            .sip
+            .tls_ca_file
+            .as_deref()
+            .map(|f| absolute(f, "sip.tls_ca_file", p));
+        let advertise = self
+            .sip
+            .advertise
+            .as_deref()
+            .and_then(|a| advertise_ip(a, "sip.advertise", p));
         if self.sip.tls.as_ref().is_some_and(|t| !t.is_empty())
             && (tls_cert.is_none() || tls_key.is_none())
         {
@@ -426,6 +449,8 @@ impl RawBootstrap {
                 tls,
                 tls_cert,
                 tls_key,
+                tls_ca_file,
+                advertise,
             },
             http_listen,
             media,
@@ -447,6 +472,20 @@ fn socket_addr(value: &str, path: &str, p: &mut Problems) -> Option<SocketAddr> 
     let parsed = value.parse::<SocketAddr>().ok().filter(|a| a.port() != 0);
     if parsed.is_none() {
         p.push(path, ProblemCode::SocketAddrInvalid, &[("value", value)]);
+    }
+    parsed
+}
+
+/// An address to advertise: a unicast IP address (no port, not
+/// `0.0.0.0`/`::`, not multicast or broadcast).
+fn advertise_ip(value: &str, path: &str, p: &mut Problems) -> Option<IpAddr> {
+    let parsed = value.parse::<IpAddr>().ok().filter(|ip| {
+        !ip.is_unspecified()
+            && !ip.is_multicast()
+            && *ip != IpAddr::V4(std::net::Ipv4Addr::BROADCAST)
+    });
+    if parsed.is_none() {
+        p.push(path, ProblemCode::AdvertiseInvalid, &[("value", value)]);
     }
     parsed
 }
@@ -551,6 +590,49 @@ key_file = "/etc/voip-appliance/tls/appliance.key"
         assert!(c.sip.tls.is_empty());
         assert_eq!(c.http_listen, "0.0.0.0:8443".parse::<SocketAddr>().unwrap());
         assert_eq!(c.log_level, LogLevel::Info);
+        assert_eq!(c.sip.advertise, None);
+        assert_eq!(c.sip.tls_ca_file, None);
+    }
+
+    #[test]
+    fn advertise_and_tls_ca_file_are_read() {
+        let text = format!(
+            "{MINIMAL}\n[sip]\nadvertise = \"203.0.113.7\"\ntls_ca_file = \"/etc/voip-appliance/tls/trunk-ca.pem\"\n"
+        );
+        let c = BootstrapConfig::from_toml_str(&text).unwrap();
+        assert_eq!(c.sip.advertise, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(
+            c.sip.tls_ca_file,
+            Some(PathBuf::from("/etc/voip-appliance/tls/trunk-ca.pem"))
+        );
+        let v6 = format!("{MINIMAL}\n[sip]\nadvertise = \"2001:db8::7\"\n");
+        let c = BootstrapConfig::from_toml_str(&v6).unwrap();
+        assert_eq!(c.sip.advertise, Some("2001:db8::7".parse().unwrap()));
+    }
+
+    #[test]
+    fn advertise_must_be_a_unicast_ip_and_ca_file_absolute() {
+        for bad in [
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "203.0.113.7:5060",
+            "pbx.example.nl",
+            "",
+        ] {
+            let text = format!("{MINIMAL}\n[sip]\nadvertise = \"{bad}\"\n");
+            assert_eq!(
+                problems_of(&text),
+                vec![("sip.advertise".to_owned(), "config-advertise-invalid")],
+                "{bad}"
+            );
+        }
+        let text = format!("{MINIMAL}\n[sip]\ntls_ca_file = \"ca.pem\"\n");
+        assert_eq!(
+            problems_of(&text),
+            vec![("sip.tls_ca_file".to_owned(), "config-path-not-absolute")]
+        );
     }
 
     #[test]

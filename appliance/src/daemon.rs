@@ -405,7 +405,9 @@ pub async fn run(
     sip_transport::install_default_provider();
     let (transport, inbound) =
         SipTransport::start(TransportConfig::from_listen(&bootstrap.sip)).await?;
-    let mut local = crate::engine::local_addrs(transport.local_addrs());
+    let mut local =
+        crate::engine::local_addrs_advertised(transport.local_addrs(), bootstrap.sip.advertise);
+    // `[media] advertise_ip` overrides `[sip] advertise` for the SDP only.
     if let Some(ip) = bootstrap.media.advertise_ip {
         local.media_ip = ip;
     }

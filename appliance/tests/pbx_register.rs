@@ -268,3 +268,198 @@ fn reload_starts_registering_a_trunk_switched_to_register() {
     let register = net.request_to(KPN, "REGISTER");
     assert_eq!(register.uri.to_string(), "sip:203.0.113.10:5060");
 }
+
+fn challenge_algorithms(challenge: &voip_sip::message::Response) -> Vec<String> {
+    challenge
+        .headers
+        .get_all(&HeaderName::WWW_AUTHENTICATE)
+        .map(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("algorithm="))
+                .unwrap_or("")
+                .trim_matches('"')
+                .to_owned()
+        })
+        .collect()
+}
+
+fn first_challenge(net: &mut Net, phone: &mut Phone) -> voip_sip::message::Response {
+    let b = net.branch();
+    let first = phone.register_request(&b, None);
+    net.send(&phone.at.clone(), first);
+    net.final_to(&phone.at.clone())
+}
+
+#[test]
+fn default_site_challenges_with_md5_only() {
+    let mut net = Net::new(site(false));
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["MD5"]);
+}
+
+#[test]
+fn sha256_enabled_site_offers_sha256_first_and_a_sha256_answer_registers() {
+    use voip_shared::site_config::DigestAlgorithm;
+    let mut config = site(false);
+    config.digest_algorithms = vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5];
+    let mut net = Net::new(config);
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["SHA-256", "MD5"]);
+    // The client picks SHA-256 (RFC 8760: the first it supports).
+    let auth = phone.answer(&challenge, "REGISTER", &format!("sip:{PBX_IP}"), "pw-201");
+    assert!(auth.contains("algorithm=SHA-256"), "{auth}");
+    let b = net.branch();
+    let req = phone.register_request(&b, Some(&auth));
+    net.send("192.0.2.1:5060", req);
+    assert_eq!(net.final_to("192.0.2.1:5060").status.as_u16(), 200);
+    assert_eq!(net.pbx.registrar().lookup("201", net.now).len(), 1);
+    // An MD5-only phone still registers on the same site.
+    let mut old = Phone::new("202", "pw-202", "192.0.2.2:5060");
+    let challenge = first_challenge(&mut net, &mut old);
+    let md5_only: Vec<&str> = challenge
+        .headers
+        .get_all(&HeaderName::WWW_AUTHENTICATE)
+        .filter(|v| v.contains("MD5"))
+        .collect();
+    let auth = voip_sip::auth::DigestClient::default()
+        .respond(
+            &md5_only,
+            "REGISTER",
+            &format!("sip:{PBX_IP}"),
+            "202",
+            "pw-202",
+            [3; 16],
+            1,
+        )
+        .unwrap()
+        .into_string();
+    assert!(auth.contains("algorithm=MD5"), "{auth}");
+    let b = net.branch();
+    let req = old.register_request(&b, Some(&auth));
+    net.send("192.0.2.2:5060", req);
+    assert_eq!(net.final_to("192.0.2.2:5060").status.as_u16(), 200);
+}
+
+#[test]
+fn sha256_only_site_refuses_an_md5_answer_and_a_reload_switches_back() {
+    use voip_shared::site_config::DigestAlgorithm;
+    let mut config = site(false);
+    config.digest_algorithms = vec![DigestAlgorithm::Sha256];
+    let mut net = Net::new(config);
+    let mut phone = Phone::new("201", "pw-201", "192.0.2.1:5060");
+    let challenge = first_challenge(&mut net, &mut phone);
+    assert_eq!(challenge_algorithms(&challenge), ["SHA-256"]);
+    // An MD5 answer to the SHA-256 nonce is not accepted.
+    let forged = challenge
+        .headers
+        .get(&HeaderName::WWW_AUTHENTICATE)
+        .unwrap()
+        .replace("SHA-256", "MD5");
+    let auth = voip_sip::auth::DigestClient::default()
+        .respond(
+            &[forged.as_str()],
+            "REGISTER",
+            &format!("sip:{PBX_IP}"),
+            "201",
+            "pw-201",
+            [3; 16],
+            1,
+        )
+        .unwrap()
+        .into_string();
+    let b = net.branch();
+    let req = phone.register_request(&b, Some(&auth));
+    net.send("192.0.2.1:5060", req);
+    assert_ne!(net.final_to("192.0.2.1:5060").status.as_u16(), 200);
+    assert!(net.pbx.registrar().lookup("201", net.now).is_empty());
+    // Back to the default by reloading the site.
+    let (now, unix) = (net.now, net.unix);
+    let secrets = voip_appliance::secrets::Secrets::from_toml_str(pbx_support::SECRETS).unwrap();
+    net.pbx.reload(now, unix, site(false), secrets);
+    let mut other = Phone::new("202", "pw-202", "192.0.2.2:5060");
+    let challenge = first_challenge(&mut net, &mut other);
+    assert_eq!(challenge_algorithms(&challenge), ["MD5"]);
+}
+
+/// Registers trunk `kpn` (switched to `transport`) with a direct 200.
+fn registered_kpn(transport: voip_shared::site_config::Transport) -> Net {
+    let mut config = site(true);
+    config.trunks[0].transport = transport;
+    let mut net = Net::new(config);
+    let register = net.request_to(KPN, "REGISTER");
+    let contact = register
+        .headers
+        .get(&HeaderName::CONTACT)
+        .unwrap()
+        .to_owned();
+    let mut ok = reply(&register, 200, "prov1", "sip:x@203.0.113.10", None);
+    ok.headers.remove(&HeaderName::CONTACT);
+    ok.headers
+        .push(HeaderName::CONTACT, format!("{contact};expires=600"));
+    net.send(KPN, ok);
+    assert!(net.pbx.routing().is_trunk_up("kpn"));
+    net.take(KPN);
+    net
+}
+
+#[test]
+fn dropped_tcp_trunk_connection_re_registers_at_once_then_with_backoff() {
+    use voip_shared::site_config::Transport;
+    use voip_sip::registrar::TransportKind;
+    let mut net = registered_kpn(Transport::Tcp);
+    net.advance(std::time::Duration::from_mins(1));
+    assert!(net.take(KPN).is_empty(), "no refresh due yet");
+
+    // The provider drops the connection: a REGISTER goes out at once.
+    let (now, kpn) = (net.now, pbx_support::addr(KPN));
+    net.pbx
+        .handle_connection_closed(now, kpn, TransportKind::Tcp);
+    net.drain();
+    let again = net.request_to(KPN, "REGISTER");
+    assert!(
+        again
+            .headers
+            .get(&HeaderName::VIA)
+            .is_some_and(|v| v.contains("SIP/2.0/TCP")),
+        "{again:?}"
+    );
+
+    // The provider is still down: the new connection fails. The trunk is
+    // not re-registered in a tight loop but after a backoff.
+    net.pbx
+        .handle_transport_error(now, kpn, TransportKind::Tcp, None);
+    net.drain();
+    net.advance(std::time::Duration::from_millis(500));
+    assert!(net.take(KPN).is_empty(), "no retry without a pause");
+    net.advance(std::time::Duration::from_mins(2));
+    let retries: Vec<_> = net
+        .take(KPN)
+        .into_iter()
+        .filter(|m| matches!(m, voip_sip::message::SipMessage::Request(r) if r.method.as_str() == "REGISTER"))
+        .collect();
+    assert!(!retries.is_empty(), "retried after the backoff");
+}
+
+#[test]
+fn closed_connection_to_a_udp_trunk_or_another_address_changes_nothing() {
+    use voip_shared::site_config::Transport;
+    use voip_sip::registrar::TransportKind;
+    let mut net = registered_kpn(Transport::Tcp);
+    let now = net.now;
+    net.pbx.handle_connection_closed(
+        now,
+        pbx_support::addr("203.0.113.99:5060"),
+        TransportKind::Tcp,
+    );
+    net.drain();
+    assert!(net.take(KPN).is_empty(), "another address: no REGISTER");
+
+    let mut net = registered_kpn(Transport::Udp);
+    let now = net.now;
+    net.pbx
+        .handle_connection_closed(now, pbx_support::addr(KPN), TransportKind::Tcp);
+    net.drain();
+    assert!(net.take(KPN).is_empty(), "UDP trunk: no REGISTER");
+}

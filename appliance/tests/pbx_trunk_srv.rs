@@ -148,3 +148,66 @@ fn reload_with_a_new_port_forgets_the_old_addresses() {
     let out = busy(&mut net, "203.0.113.50:5090", &invite);
     assert_eq!(out.uri.to_string(), "sip:+31612345678@sip.kpn.example:5090");
 }
+
+/// Alice (registered) calls a mobile number through kpn, resolved to SRV1
+/// and SRV2; returns the net, her INVITE and the INVITE SRV1 got.
+fn call_via_two_srv_targets() -> (Net, Request, Request) {
+    let mut net = Net::new(named_site(None, false));
+    resolve(&mut net, &[SRV1, SRV2]);
+    let mut alice = Phone::new("201", "pw-201", A);
+    assert_eq!(alice.register(&mut net), 200);
+    let invite = alice.call(&mut net, "0612345678", "call-rfc3263@192.0.2.1");
+    let first = net.request_to(SRV1, "INVITE");
+    (net, invite, first)
+}
+
+fn answer_200(net: &mut Net, at: &str, out: &Request) {
+    let ip = at.split(':').next().unwrap();
+    net.send(
+        at,
+        reply(out, 200, "ok1", &format!("sip:p@{at}"), Some(sdp(ip, 7000))),
+    );
+}
+
+#[test]
+fn a_503_from_the_first_srv_target_tries_the_second_before_the_next_trunk() {
+    let (mut net, _invite, first) = call_via_two_srv_targets();
+    net.send(
+        SRV1,
+        reply(&first, 503, "s1", &format!("sip:p@{SRV1}"), None),
+    );
+    let second = net.request_to(SRV2, "INVITE");
+    assert_eq!(second.uri, first.uri, "same Request-URI, next address");
+    assert!(net.take(BACKUP).is_empty(), "the next trunk waits");
+    answer_200(&mut net, SRV2, &second);
+    assert_eq!(net.final_to(A).status.as_u16(), 200);
+}
+
+#[test]
+fn a_timeout_at_the_first_srv_target_tries_the_second() {
+    let (mut net, _invite, _first) = call_via_two_srv_targets();
+    // No answer at all: Timer B (64·T1 = 32 s) ends the transaction.
+    net.advance(std::time::Duration::from_secs(31));
+    assert!(net.take(SRV2).is_empty(), "not before Timer B");
+    net.advance(std::time::Duration::from_secs(2));
+    let second = net.request_to(SRV2, "INVITE");
+    assert!(net.take(BACKUP).is_empty());
+    answer_200(&mut net, SRV2, &second);
+    assert_eq!(net.final_to(A).status.as_u16(), 200);
+}
+
+#[test]
+fn another_failure_at_the_first_srv_target_skips_its_other_addresses() {
+    let (mut net, _invite, first) = call_via_two_srv_targets();
+    net.send(
+        SRV1,
+        reply(&first, 480, "s1", &format!("sip:p@{SRV1}"), None),
+    );
+    let backup = net.request_to(BACKUP, "INVITE");
+    assert!(
+        net.take(SRV2).is_empty(),
+        "a 480 is the provider's answer: no other address of it is tried"
+    );
+    answer_200(&mut net, BACKUP, &backup);
+    assert_eq!(net.final_to(A).status.as_u16(), 200);
+}

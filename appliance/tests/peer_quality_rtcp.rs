@@ -77,10 +77,11 @@ fn baresip_rtcp_through_an_impaired_path_yields_the_injected_rtt_loss_and_jitter
             seed: 2026,
         },
     );
-    let appliance = Appliance::start_with(
+    let appliance = Appliance::start_full(
         &dir,
         &site_config(range, &[], 5),
         &[],
+        "",
         &format!("[media]\nbind_ip = \"{PBX_IP}\"\nadvertise_ip = \"{PROXY_IP}\"\n"),
     );
 

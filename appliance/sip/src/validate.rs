@@ -58,7 +58,9 @@ impl Default for Capabilities {
                 Method::NOTIFY,
                 Method::MESSAGE,
             ],
-            supported: ["100rel", "timer", "replaces", "path", "outbound"]
+            // Not 100rel: the B2BUA sends provisional responses unreliably
+            // (no PRACK, RFC 3262), so `Require: 100rel` gets 420.
+            supported: ["timer", "replaces", "path", "outbound"]
                 .map(String::from)
                 .to_vec(),
             registrar: true,
@@ -357,9 +359,34 @@ mod tests {
         assert_eq!(
             r.cause,
             RejectCause::BadExtension {
-                tags: vec!["foo".into()]
+                tags: vec!["foo".into(), "100rel".into()]
             }
         );
+    }
+
+    #[test]
+    fn invite_requiring_100rel_gets_420_naming_it_unsupported() {
+        let extra = "CSeq: 1 INVITE\r\nSupported: timer\r\nRequire: 100rel\r\n";
+        let Reaction::Reject(r) = react("INVITE sip:c@d SIP/2.0", extra) else {
+            panic!("expected a rejection")
+        };
+        assert_eq!(r.status, StatusCode::BAD_EXTENSION);
+        assert_eq!(
+            r.cause,
+            RejectCause::BadExtension {
+                tags: vec!["100rel".into()]
+            }
+        );
+        assert!(
+            r.headers
+                .iter()
+                .any(|(n, v)| *n == HeaderName::UNSUPPORTED && v == "100rel"),
+            "{:?}",
+            r.headers
+        );
+        // Merely supporting 100rel is fine.
+        let extra = "CSeq: 1 INVITE\r\nSupported: 100rel, timer\r\n";
+        assert_eq!(react("INVITE sip:c@d SIP/2.0", extra), Reaction::Process);
     }
 
     #[test]

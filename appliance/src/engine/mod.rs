@@ -23,7 +23,9 @@
 //!   request's connection, or the destination IP address is checked);
 //!   in-dialog requests whose Request-URI is the provider's Contact normally
 //!   reuse the connection to the same address;
-//! - transport reports → [`TransportEvent::ConnectFailed`] and
+//! - transport reports → [`TransportEvent::ConnectionClosed`] becomes
+//!   [`Pbx::handle_connection_closed`] (trunks on it re-register at once);
+//!   [`TransportEvent::ConnectFailed`] and
 //!   [`TransportEvent::QueueFull`] become [`Pbx::handle_transport_error`]
 //!   (client transactions to that destination fail at once: trunk
 //!   registration backs off, calls fail over to the next trunk); connect
@@ -304,35 +306,61 @@ impl Engine {
 
 /// Our addresses as peers must see them, from the bound SIP sockets. A
 /// wildcard bind (`0.0.0.0`, `::`) has no address to advertise; it is
-/// replaced by the loopback address with a warning (a configurable
-/// advertised address is a follow-up). The media address is the first SIP
-/// address's IP.
+/// replaced by the loopback address with a warning. The media address is the
+/// first SIP address's IP. See [`local_addrs_advertised`] for the bootstrap
+/// file's `advertise` key.
 pub fn local_addrs(bound: &[(TransportKind, SocketAddr)]) -> LocalAddrs {
+    local_addrs_advertised(bound, None)
+}
+
+/// [`local_addrs`] with the bootstrap file's `sip.advertise`: when set, it
+/// replaces the IP of every listener of the same address family (wildcard or
+/// not: behind NAT the bound address is private) in `Via`, `Contact` and
+/// SDP; the ports stay the bound ones, and the replaced addresses stay ours
+/// for incoming Request-URIs. Listeners of the other family keep the
+/// wildcard rule of [`local_addrs`].
+pub fn local_addrs_advertised(
+    bound: &[(TransportKind, SocketAddr)],
+    advertise: Option<IpAddr>,
+) -> LocalAddrs {
     let mut sip = Vec::new();
+    let mut other_ips = Vec::new();
     for &(kind, addr) in bound {
         let mut addr = addr;
-        if addr.ip().is_unspecified() {
-            let loopback = match addr.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            };
-            tracing::warn!(
-                transport = kind.as_str(),
-                bound = %addr,
-                advertised = %loopback,
-                "SIP listener bound to a wildcard address: advertising the loopback address in Via, Contact and SDP; bind to a specific address for phones on the network"
-            );
-            addr.set_ip(loopback);
+        match advertise {
+            Some(ip) if ip.is_ipv4() == addr.is_ipv4() => {
+                if !addr.ip().is_unspecified() && addr.ip() != ip && !other_ips.contains(&addr.ip())
+                {
+                    other_ips.push(addr.ip());
+                }
+                addr.set_ip(ip);
+            }
+            _ if addr.ip().is_unspecified() => {
+                let loopback = match addr.ip() {
+                    IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                };
+                tracing::warn!(
+                    transport = kind.as_str(),
+                    bound = %addr,
+                    advertised = %loopback,
+                    "SIP listener bound to a wildcard address: advertising the loopback address in Via, Contact and SDP; set sip.advertise or bind to a specific address for phones on the network"
+                );
+                addr.set_ip(loopback);
+            }
+            _ => {}
         }
         sip.push((sip_kind(kind), addr));
     }
-    let media_ip = sip
-        .first()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |(_, a)| a.ip());
+    let media_ip = advertise.unwrap_or_else(|| {
+        sip.first()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |(_, a)| a.ip())
+    });
     LocalAddrs {
         sip,
         media_ip,
         domains: Vec::new(),
+        other_ips,
     }
 }
 
@@ -711,6 +739,21 @@ impl Task {
     fn on_transport_event(&mut self, event: TransportEvent) {
         let (destination, transport) = match event {
             TransportEvent::Message(inbound) => return self.on_inbound(*inbound),
+            TransportEvent::ConnectionClosed {
+                destination,
+                transport,
+                ..
+            } => {
+                tracing::debug!(
+                    %destination,
+                    transport = transport.as_str(),
+                    "outbound SIP connection closed"
+                );
+                let (now, _) = clock();
+                self.pbx
+                    .handle_connection_closed(now, destination, sip_kind(transport));
+                return;
+            }
             TransportEvent::ConnectFailed {
                 destination,
                 transport,

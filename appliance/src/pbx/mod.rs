@@ -119,7 +119,7 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{SiteConfig, Transport, Trunk};
+use voip_shared::site_config::{DigestAlgorithm, SiteConfig, Transport, Trunk};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
@@ -358,10 +358,13 @@ impl<R: Entropy> Pbx<R> {
         let rng = SharedRng::new(rng);
         let realm = site.tenant.clone();
         let mut reg_config = RegistrarConfig::new(realm.clone());
-        reg_config.digest = interop_digest_config();
+        reg_config.digest = digest_config(&site);
         reg_config.domains.clone_from(&local.domains);
         reg_config.local_addresses = local.sip.iter().map(|(_, a)| a.ip()).collect();
         reg_config.local_addresses.push(local.media_ip);
+        reg_config
+            .local_addresses
+            .extend(local.other_ips.iter().copied());
         reg_config.max_contacts_per_aor = site
             .extensions
             .iter()
@@ -373,7 +376,7 @@ impl<R: Entropy> Pbx<R> {
             ..BanConfig::default()
         });
         let registrar = Registrar::new(reg_config, secret, registrar_bans, now);
-        let digest = DigestServer::new(realm, secret, interop_digest_config());
+        let digest = DigestServer::new(realm, secret, digest_config(&site));
         let (via_transport, via_addr) = local
             .preferred()
             .unwrap_or((TransportKind::Udp, SocketAddr::new(local.media_ip, 5060)));
@@ -560,6 +563,41 @@ impl<R: Entropy> Pbx<R> {
         self.pump(now);
     }
 
+    /// A stream connection we opened to `destination` closed (the provider
+    /// or the network dropped it). A TCP/TLS trunk that sends to
+    /// `destination` re-registers at once, not at its next refresh: its
+    /// binding (RFC 5626 flow) is gone with the connection. A failing
+    /// re-registration is retried with the trunk core's backoff.
+    /// Transactions on that flow fail as for
+    /// [`Pbx::handle_transport_error`].
+    pub fn handle_connection_closed(
+        &mut self,
+        now: Instant,
+        destination: SocketAddr,
+        transport: TransportKind,
+    ) {
+        if transport != TransportKind::Udp {
+            let clock = self.ban_clock(now);
+            let hit: Vec<String> = self
+                .site
+                .trunks
+                .iter()
+                .filter(|t| transport_kind(t.transport) == transport)
+                .filter(|t| {
+                    self.trunk_destination(t)
+                        .is_some_and(|d| d.addr == destination)
+                })
+                .map(|t| t.id.clone())
+                .collect();
+            for slot in &mut self.trunks {
+                if !slot.retiring && slot.started && hit.contains(&slot.trunk_id) {
+                    slot.core.handle_transport_error(clock);
+                }
+            }
+        }
+        self.handle_transport_error(now, destination, transport, None);
+    }
+
     /// New configuration and secrets; see the module docs for what changes.
     pub fn reload(&mut self, now: Instant, now_unix: Duration, site: SiteConfig, secrets: Secrets) {
         self.anchor = (now, now_unix);
@@ -571,6 +609,9 @@ impl<R: Entropy> Pbx<R> {
             .collect();
         self.site = site;
         self.secrets = secrets;
+        let algorithms = digest_config(&self.site).algorithms;
+        self.registrar.set_digest_algorithms(algorithms.clone());
+        self.digest.set_algorithms(algorithms);
         let clock = self.ban_clock(now);
         let wanted: Vec<Trunk> = self.site.trunks.clone();
         let mut keep = Vec::new();
@@ -1287,6 +1328,14 @@ impl<R: Entropy> Pbx<R> {
                         trunk_id: None,
                         from_user: Some(from_user.clone()),
                         credentials: None,
+                        offer_codecs: self
+                            .site
+                            .extensions
+                            .iter()
+                            .find(|e| e.number == *number)
+                            .map(|e| offer_codecs(&e.codecs))
+                            .unwrap_or_default(),
+                        address_failover: false,
                     })
                     .collect();
                 let decision = if group.is_empty() {
@@ -1305,9 +1354,11 @@ impl<R: Entropy> Pbx<R> {
                 dial,
                 emergency,
             } => {
+                // One group per trunk address (RFC 3263 failover within the
+                // trunk), trunks in priority order.
                 let groups: Vec<Vec<Target>> = trunk_ids
                     .iter()
-                    .filter_map(|id| self.trunk_target(id, dial, &info.origin))
+                    .flat_map(|id| self.trunk_targets(id, dial, &info.origin))
                     .map(|t| vec![t])
                     .collect();
                 let decision = if groups.is_empty() {
@@ -1346,8 +1397,27 @@ impl<R: Entropy> Pbx<R> {
         decision
     }
 
-    /// A B-leg target on trunk `id`, or `None` when the trunk is unknown or
-    /// has no address yet.
+    /// The B-leg targets on trunk `id`, one per resolved address in RFC 3263
+    /// order (the second and later marked [`Target::address_failover`]);
+    /// none when the trunk is unknown or has no address yet.
+    fn trunk_targets(&self, id: &str, dial: &str, origin: &CallerOrigin) -> Vec<Target> {
+        let Some(first) = self.trunk_target(id, dial, origin) else {
+            return Vec::new();
+        };
+        let addrs = self.trunk_addrs.get(id).map_or(&[][..], Vec::as_slice);
+        let mut targets = Vec::with_capacity(addrs.len().max(1));
+        for &addr in addrs.iter().skip(1) {
+            let mut next = first.clone();
+            next.destination.addr = addr;
+            next.address_failover = true;
+            targets.push(next);
+        }
+        targets.insert(0, first);
+        targets
+    }
+
+    /// A B-leg target on trunk `id` at its first address, or `None` when the
+    /// trunk is unknown or has no address yet.
     fn trunk_target(&self, id: &str, dial: &str, origin: &CallerOrigin) -> Option<Target> {
         let trunk = self.site.trunk(id)?;
         let destination = self.trunk_destination(trunk)?;
@@ -1382,8 +1452,26 @@ impl<R: Entropy> Pbx<R> {
             trunk_id: Some(trunk.id.clone()),
             from_user: Some(from_user),
             credentials,
+            offer_codecs: offer_codecs(&trunk.codecs),
+            address_failover: false,
         })
     }
+}
+
+/// The audio codecs of a site codec list, for an offer the B2BUA makes
+/// itself (late offer); telephone-event is added by the offer anyway.
+fn offer_codecs(codecs: &[voip_shared::site_config::Codec]) -> Vec<voip_sip::sdp::Codec> {
+    use voip_shared::site_config::Codec as Site;
+    codecs
+        .iter()
+        .filter_map(|c| match c {
+            Site::Pcmu => Some(voip_sip::sdp::Codec::pcmu()),
+            Site::Pcma => Some(voip_sip::sdp::Codec::pcma()),
+            Site::G722 => Some(voip_sip::sdp::Codec::g722()),
+            Site::Opus => Some(voip_sip::sdp::Codec::opus()),
+            Site::TelephoneEvent => None,
+        })
+        .collect()
 }
 
 fn reject(status: u16, code: ErrorCode) -> B2bDecision {
@@ -1419,20 +1507,26 @@ fn credential_of(secrets: &Secrets, trunk: &Trunk) -> Option<(Option<String>, St
 /// to well under 1 GiB and an office never comes near it.
 const MAX_TRANSACTIONS: usize = 262_144;
 
-/// The digest challenges the appliance sends: MD5 only, for now.
+/// The digest challenges the appliance sends: the site's
+/// `digest_algorithms`, by default MD5 only.
 ///
 /// RFC 8760 recommends offering SHA-256 (first) and MD5, but the UACs
 /// measured here fail as soon as a SHA-256 challenge is present at all:
 /// `SIPp` 3.6.1 exits ("authentication must use MD5") when it comes first, and
 /// baresip 1.0.0 fails the registration ("Function not implemented") even
-/// when MD5 comes first. Many desk phones in the field only do MD5 too. The
-/// SHA-256 code path is implemented and tested in `voip_sip::auth`; offering
-/// it needs a per-site switch (follow-up) for offices whose phones all
-/// support it. The real protection of the credentials is TLS on the
-/// signalling leg.
-fn interop_digest_config() -> DigestServerConfig {
+/// when MD5 comes first. Many desk phones in the field only do MD5 too, so
+/// SHA-256 is a per-site switch for offices whose phones all support it.
+/// The real protection of the credentials is TLS on the signalling leg.
+fn digest_config(site: &SiteConfig) -> DigestServerConfig {
     DigestServerConfig {
-        algorithms: vec![voip_sip::auth::Algorithm::Md5],
+        algorithms: site
+            .digest_algorithms
+            .iter()
+            .map(|a| match a {
+                DigestAlgorithm::Sha256 => voip_sip::auth::Algorithm::Sha256,
+                DigestAlgorithm::Md5 => voip_sip::auth::Algorithm::Md5,
+            })
+            .collect(),
         ..DigestServerConfig::default()
     }
 }

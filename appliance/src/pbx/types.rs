@@ -26,6 +26,10 @@ pub struct LocalAddrs {
     /// Domain names phones may register to besides our IP addresses
     /// (`sip:201@pbx.example`). May be empty.
     pub domains: Vec<String>,
+    /// Further addresses that are ours though not advertised (the bound
+    /// addresses when the bootstrap file's `advertise` replaces them):
+    /// Request-URIs to them are for us. May be empty.
+    pub other_ips: Vec<IpAddr>,
 }
 
 impl LocalAddrs {

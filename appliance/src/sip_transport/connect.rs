@@ -104,9 +104,21 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     ctx.metrics.connections_open.inc(conn.kind);
-    let kind = conn.kind;
+    let (kind, peer, id) = (conn.kind, conn.peer, conn.id);
+    let stopping = shutdown.clone();
     stream::serve(stream, conn, ctx, shutdown).await;
     ctx.metrics.connections_open.dec(kind);
+    if !*stopping.borrow() {
+        tracing::debug!(transport = kind.as_str(), %peer, "SIP connection closed");
+        report(
+            ctx,
+            TransportEvent::ConnectionClosed {
+                destination: peer,
+                transport: kind,
+                connection: id,
+            },
+        );
+    }
 }
 
 fn opened(ctx: &Ctx, kind: TransportKind, peer: SocketAddr) {

@@ -140,6 +140,17 @@ pub enum TransportEvent {
         /// Why.
         cause: ConnectFailure,
     },
+    /// A stream connection we opened (to a trunk) closed after it was up:
+    /// the peer closed it, it failed, or it framed garbage. Not reported at
+    /// shutdown. The next message to `destination` opens a new connection.
+    ConnectionClosed {
+        /// The remote address.
+        destination: SocketAddr,
+        /// TCP or TLS.
+        transport: TransportKind,
+        /// The connection that closed.
+        connection: ConnectionId,
+    },
     /// A stream connection's write queue was full: a message to
     /// `destination` was dropped.
     QueueFull {
@@ -280,8 +291,7 @@ impl TransportConfig {
             inbound_capacity: 1024,
             outbound_capacity: 1024,
             capabilities: Capabilities::default(),
-            // Follow-up: the bootstrap file has no key for it yet.
-            tls_ca_file: None,
+            tls_ca_file: listen.tls_ca_file.clone(),
             connect_timeout: Duration::from_secs(5),
         }
     }

@@ -205,6 +205,7 @@ impl Net {
             sip: vec![(TransportKind::Udp, addr(&format!("{PBX_IP}:5060")))],
             media_ip: PBX_IP.parse::<IpAddr>().unwrap(),
             domains: vec!["pbx.example".into()],
+            other_ips: Vec::new(),
         };
         let pbx = Pbx::new(
             site,

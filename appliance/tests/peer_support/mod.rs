@@ -351,9 +351,21 @@ impl Appliance {
         Self::start_with(dir, site, trunks, "")
     }
 
-    /// [`Appliance::start`] with `extra` appended to the bootstrap file
+    /// [`Appliance::start`] with `sip_extra` (TOML lines, each ending in a
+    /// newline) added to the bootstrap file's `[sip]` table.
+    pub fn start_with(dir: &Path, site: &str, trunks: &[TrunkSpec], sip_extra: &str) -> Self {
+        Self::start_full(dir, site, trunks, sip_extra, "")
+    }
+
+    /// [`Appliance::start_with`] plus `extra` appended to the bootstrap file
     /// (after its `[http]` table, e.g. a `[media]` table).
-    pub fn start_with(dir: &Path, site: &str, trunks: &[TrunkSpec], extra: &str) -> Self {
+    pub fn start_full(
+        dir: &Path,
+        site: &str,
+        trunks: &[TrunkSpec],
+        sip_extra: &str,
+        extra: &str,
+    ) -> Self {
         let sip = SocketAddr::from((PBX_IP, free_udp_port(PBX_IP)));
         let http = SocketAddr::from((PBX_IP, free_tcp_port()));
         let data_dir = dir.join("data");
@@ -363,12 +375,18 @@ impl Appliance {
         std::fs::write(&secrets_file, secrets(trunks)).unwrap();
         std::fs::set_permissions(&secrets_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         let config = dir.join("appliance.toml");
+        // `sip_extra` may bring its own TCP listeners.
+        let tcp_line = if sip_extra.contains("tcp =") {
+            ""
+        } else {
+            "tcp = []\n"
+        };
         std::fs::write(
             &config,
             format!(
                 "version = 1\nappliance_id = \"peer-test\"\ntenant = \"peertest\"\n\
                  data_dir = \"{}\"\nsecrets_file = \"{}\"\nsite_config_file = \"{}\"\n\
-                 [sip]\nudp = [\"{sip}\"]\ntcp = []\n[http]\nlisten = \"{http}\"\n{extra}",
+                 [sip]\nudp = [\"{sip}\"]\n{tcp_line}{sip_extra}[http]\nlisten = \"{http}\"\n{extra}",
                 data_dir.display(),
                 secrets_file.display(),
                 site_file.display(),
@@ -532,6 +550,12 @@ pub struct SippRun<'a> {
 impl SippRun<'_> {
     /// Starts `SIPp` (in `dir`, where it writes its trace files).
     pub fn spawn(&self, dir: &Path) -> Sipp {
+        self.spawn_with(dir, &[])
+    }
+
+    /// [`SippRun::spawn`] with further command-line arguments (given last,
+    /// so `-t t1` overrides the default UDP transport).
+    pub fn spawn_with(&self, dir: &Path, extra: &[&str]) -> Sipp {
         let sipp = require_tool("sipp", "sip-tester");
         let stats = dir.join(format!("{}-stats.csv", self.name));
         let errors = dir.join(format!("{}-errors.log", self.name));
@@ -594,6 +618,7 @@ impl SippRun<'_> {
         if self.rtp_echo {
             cmd.arg("-rtp_echo");
         }
+        cmd.args(extra);
         Sipp {
             name: self.name.to_owned(),
             proc: Proc::spawn(&format!("sipp {}", self.name), &mut cmd),

@@ -47,3 +47,4 @@ config-path-not-absolute = Path `{ $value }` must be absolute (start with /).
 config-socket-addr-invalid = `{ $value }` is not a valid listen address (IP address:port, for example 0.0.0.0:5060).
 config-tls-listen-needs-cert = A TLS listen address needs a certificate (`tls_cert`) and key (`tls_key`).
 config-ip-invalid = `{ $value }` is not a valid IP address (for example 192.0.2.10 or 2001:db8::10, without a port).
+config-advertise-invalid = `{ $value }` cannot be advertised: give one unicast IP address without a port (for example 203.0.113.7), not 0.0.0.0, ::, a multicast address or a name.

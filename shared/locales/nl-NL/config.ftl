@@ -47,3 +47,4 @@ config-path-not-absolute = Pad `{ $value }` moet absoluut zijn (beginnen met /).
 config-socket-addr-invalid = `{ $value }` is geen geldig luisteradres (IP-adres:poort, bijvoorbeeld 0.0.0.0:5060).
 config-tls-listen-needs-cert = Voor een TLS-luisteradres zijn een certificaat (`tls_cert`) en sleutel (`tls_key`) nodig.
 config-ip-invalid = `{ $value }` is geen geldig IP-adres (bijvoorbeeld 192.0.2.10 of 2001:db8::10, zonder poort).
+config-advertise-invalid = `{ $value }` kan niet als adres worden doorgegeven: geef één gewoon IP-adres zonder poort (bijvoorbeeld 203.0.113.7), niet 0.0.0.0, ::, een multicastadres of een naam.

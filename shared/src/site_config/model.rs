@@ -12,6 +12,28 @@ use super::net::Cidr;
 use super::pattern::DialPlan;
 use crate::number::NumberClass;
 
+/// A digest algorithm the registrar and the B2BUA may challenge with
+/// (RFC 8760).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DigestAlgorithm {
+    /// SHA-256 (RFC 8760); offered first when enabled.
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// MD5 (RFC 2617), what most phones speak.
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+impl DigestAlgorithm {
+    /// The name as written in the configuration and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha256 => "SHA-256",
+            DigestAlgorithm::Md5 => "MD5",
+        }
+    }
+}
+
 /// SIP transport of a trunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +139,9 @@ pub struct SiteConfig {
     pub media: MediaSettings,
     /// Registrar ban policy.
     pub registrar_ban: BanPolicy,
+    /// Digest algorithms challenged with, in RFC 8760 order (SHA-256
+    /// before MD5); never empty. Default `[MD5]`.
+    pub digest_algorithms: Vec<DigestAlgorithm>,
 }
 
 impl SiteConfig {

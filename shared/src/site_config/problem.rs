@@ -123,6 +123,8 @@ problem_codes! {
     SocketAddrInvalid => "config-socket-addr-invalid",
     /// A TLS listener without certificate and key.
     TlsListenNeedsCertificate => "config-tls-listen-needs-cert",
+    /// An `advertise` address that is not a unicast IP address.
+    AdvertiseInvalid => "config-advertise-invalid",
 }
 
 impl fmt::Display for ProblemCode {

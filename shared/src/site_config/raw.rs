@@ -49,6 +49,10 @@ pub struct RawSiteConfig {
     /// Registrar brute-force ban policy.
     #[serde(default)]
     pub registrar_ban: RawBanPolicy,
+    /// Digest algorithms to challenge with (`"MD5"`, `"SHA-256"`); default
+    /// `["MD5"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_algorithms: Option<Vec<super::DigestAlgorithm>>,
 }
 
 /// A SIP trunk.

@@ -515,3 +515,50 @@ fn inline_password_message_points_to_the_secrets_file() {
         "the password itself is never echoed"
     );
 }
+
+#[test]
+fn digest_algorithms_default_to_md5_and_sort_into_rfc_8760_order() {
+    let base = "version = 1\nsite_name = \"K\"\ntenant = \"t\"\n";
+    let c = SiteConfig::from_toml_str(base).unwrap();
+    assert_eq!(c.digest_algorithms, vec![DigestAlgorithm::Md5]);
+    for line in [
+        "digest_algorithms = [\"SHA-256\", \"MD5\"]",
+        "digest_algorithms = [\"MD5\", \"SHA-256\"]",
+    ] {
+        let c = SiteConfig::from_toml_str(&format!("{base}{line}\n")).unwrap();
+        assert_eq!(
+            c.digest_algorithms,
+            vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            "{line}"
+        );
+    }
+    let c =
+        SiteConfig::from_toml_str(&format!("{base}digest_algorithms = [\"SHA-256\"]\n")).unwrap();
+    assert_eq!(c.digest_algorithms, vec![DigestAlgorithm::Sha256]);
+}
+
+#[test]
+fn digest_algorithms_reject_empty_unknown_and_duplicate_entries() {
+    let base = "version = 1\nsite_name = \"K\"\ntenant = \"t\"\n";
+    let table: &[(&str, (&str, &str))] = &[
+        ("[]", ("digest_algorithms", "config-empty-list")),
+        (
+            "[\"MD5\", \"SHA-512\"]",
+            ("digest_algorithms[1]", "config-invalid-choice"),
+        ),
+        (
+            "[\"md5\"]",
+            ("digest_algorithms[0]", "config-invalid-choice"),
+        ),
+        (
+            "[\"MD5\", \"MD5\"]",
+            ("digest_algorithms[1]", "config-duplicate-name"),
+        ),
+    ];
+    for (list, (path, code)) in table {
+        let problems = problems_of(SiteConfig::from_toml_str(&format!(
+            "{base}digest_algorithms = {list}\n"
+        )));
+        assert_eq!(problems, vec![((*path).to_owned(), *code)], "{list}");
+    }
+}

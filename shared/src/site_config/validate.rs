@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::document::{ListItems, check_version, deserialize_collecting, take_list, toml_to_value};
 use super::model::{
-    BanPolicy, Codec, Did, Extension, MediaSettings, PermissionProfile, RecordingFormat,
-    RecordingPolicy, SiteConfig, SrtpMode, Transport, Trunk,
+    BanPolicy, Codec, Did, DigestAlgorithm, Extension, MediaSettings, PermissionProfile,
+    RecordingFormat, RecordingPolicy, SiteConfig, SrtpMode, Transport, Trunk,
 };
 use super::net::{Cidr, is_dial_string, is_e164, is_valid_host, is_valid_name};
 use super::pattern::{Destination, DialPattern, DialPlan, DialRule};
@@ -272,6 +272,7 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
         echo_test_number: None,
         media: super::raw::RawMedia::default(),
         registrar_ban: super::raw::RawBanPolicy::default(),
+        digest_algorithms: None,
     });
     let p = &mut problems;
 
@@ -316,6 +317,7 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
             p,
         )),
     };
+    let digest_algorithms = digest_algorithms(root.digest_algorithms.as_deref(), p);
 
     // Permission profiles.
     let mut profile_names: HashMap<&str, String> = HashMap::new();
@@ -760,8 +762,36 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
         echo_test_number,
         media,
         registrar_ban,
+        digest_algorithms,
     };
     problems.finish(config)
+}
+
+/// `digest_algorithms`: not empty, no duplicates; sorted into RFC 8760
+/// order (SHA-256 before MD5) whatever the document's order.
+fn digest_algorithms(raw: Option<&[DigestAlgorithm]>, p: &mut Problems) -> Vec<DigestAlgorithm> {
+    let Some(list) = raw else {
+        return vec![DigestAlgorithm::Md5];
+    };
+    if list.is_empty() {
+        p.push("digest_algorithms", ProblemCode::EmptyList, &[]);
+        return vec![DigestAlgorithm::Md5];
+    }
+    let mut seen: HashMap<&str, String> = HashMap::new();
+    for (i, a) in list.iter().enumerate() {
+        first_seen(
+            &mut seen,
+            a.as_str(),
+            format!("digest_algorithms[{i}]"),
+            ProblemCode::DuplicateName,
+            "name",
+            p,
+        );
+    }
+    let mut sorted = list.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
 }
 
 fn media(root: &RawSiteConfig, p: &mut Problems) -> MediaSettings {

@@ -186,6 +186,12 @@ impl DigestServer {
         &self.config
     }
 
+    /// Replaces the algorithms offered and accepted (a configuration
+    /// reload); nonces already issued stay valid.
+    pub fn set_algorithms(&mut self, algorithms: Vec<Algorithm>) {
+        self.config.algorithms = algorithms;
+    }
+
     /// Challenge header values (`WWW-Authenticate` for a registrar with 401,
     /// `Proxy-Authenticate` with 407), one per configured algorithm in
     /// preference order. `stale` adds `stale=true` (after [`Verdict::Stale`]).

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Ctx, TxPurpose, set_sdp};
 use super::media::{anchored, codec_name, direction, remote_rtp, sdp_of};
+use super::session_timer::{
+    self, DEFAULT_SE, LegTimer, MIN_SE, Refresher, SessionExpires, allows_update,
+};
 use super::types::{
     CallRef, CallSummary, ClientTx, Disposition, EndReason, Entropy, Event, LegSummary,
     MediaInstruction, MediaPorts, RouteDecision, Side, Target,
@@ -45,6 +48,10 @@ pub(crate) struct BLeg {
     pub(crate) auth_tried: bool,
     pub(crate) status: Option<u16>,
     pub(crate) codec: Option<String>,
+    /// The `Session-Expires` we asked for (seconds).
+    pub(crate) session_expires: u32,
+    /// Whether the INVITE was already retried after a 422.
+    pub(crate) se_retried: bool,
 }
 
 pub(crate) struct ALeg {
@@ -54,10 +61,13 @@ pub(crate) struct ALeg {
     pub(crate) reliability: Reliability,
     pub(crate) tag: String,
     pub(crate) call_id: String,
-    pub(crate) offer: Session,
+    /// A's offer; `None` for a late offer (INVITE without SDP).
+    pub(crate) offer: Option<Session>,
     pub(crate) dialog: Option<Dialog>,
-    pub(crate) session_expires: Option<u32>,
+    pub(crate) session_expires: Option<SessionExpires>,
     pub(crate) timer_supported: bool,
+    pub(crate) allows_update: bool,
+    pub(crate) min_se: Option<u32>,
 }
 
 pub(crate) struct Call {
@@ -78,7 +88,10 @@ pub(crate) struct Call {
     pub(crate) ended: Option<Instant>,
     pub(crate) max_duration: Option<Duration>,
     pub(crate) max_end: Option<Instant>,
-    pub(crate) session_expiry: Option<Instant>,
+    /// RFC 4028 session timers, indexed by [`slot`].
+    pub(crate) timers: [Option<LegTimer>; 2],
+    /// The last SDP we sent on each side (a re-INVITE refresh repeats it).
+    pub(crate) last_sdp: [Vec<u8>; 2],
     pub(crate) emergency: bool,
     pub(crate) reject_code: Option<String>,
     pub(crate) a_codec: Option<String>,
@@ -87,6 +100,18 @@ pub(crate) struct Call {
     pub(crate) retx: Vec<(Side, SuccessRetransmitter)>,
     pub(crate) forwarding_invite: bool,
     pub(crate) live_txs: usize,
+    /// Late offer: our 2xx to A carried the offer; A's answer is due in the
+    /// ACK. `Some(port)` for the echo test (its local port), `Some(0)` for a
+    /// relayed call.
+    pub(crate) answer_due_in_ack: Option<u16>,
+}
+
+/// The index of `side` in per-side arrays.
+fn slot(side: Side) -> usize {
+    match side {
+        Side::A => 0,
+        Side::B => 1,
+    }
 }
 
 fn header_u32(value: Option<&str>) -> Option<u32> {
@@ -122,7 +147,7 @@ impl Call {
     pub(crate) fn new(id: CallRef, now: Instant, a: ALeg, caller: String, dialled: String) -> Call {
         Call {
             id,
-            a_remote: remote_rtp(&a.offer),
+            a_remote: a.offer.as_ref().and_then(remote_rtp),
             a,
             legs: Vec::new(),
             groups: VecDeque::new(),
@@ -139,7 +164,8 @@ impl Call {
             ended: None,
             max_duration: None,
             max_end: None,
-            session_expiry: None,
+            timers: [None, None],
+            last_sdp: [Vec::new(), Vec::new()],
             emergency: false,
             reject_code: None,
             a_codec: None,
@@ -147,6 +173,7 @@ impl Call {
             retx: Vec::new(),
             forwarding_invite: false,
             live_txs: 0,
+            answer_due_in_ack: None,
         }
     }
 
@@ -237,7 +264,14 @@ impl Call {
             session_id: u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1,
             session_version: 1,
         };
-        match sdp_answer(&self.a.offer, &local) {
+        let Some(a_offer) = self.a.offer.clone() else {
+            // Late offer: we offer in the 2xx, the answer comes in the ACK.
+            let session = crate::sdp::offer(&local);
+            self.answer_due_in_ack = Some(local.port);
+            self.answer_a(now, ctx, session.to_string().into_bytes());
+            return;
+        };
+        match sdp_answer(&a_offer, &local) {
             Ok((session, negotiated)) => {
                 self.a_codec = Some(negotiated.codec.name.clone());
                 self.answer_a(now, ctx, session.to_string().into_bytes());
@@ -261,6 +295,31 @@ impl Call {
         }
     }
 
+    /// Our own media description for an offer on `side` (late offer).
+    fn late_offer_media<R: Entropy>(
+        &self,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        codecs: &[Codec],
+    ) -> LocalMedia {
+        let codec_preferences = if codecs.is_empty() {
+            codec_prefs()
+        } else {
+            codecs.iter().cloned().map(CodecPref::new).collect()
+        };
+        LocalMedia {
+            address: ctx.config.media_address,
+            port: self.port(side),
+            codec_preferences,
+            telephone_event: true,
+            direction_policy: DirectionPolicy::Mirror,
+            rtcp_mux: false,
+            ptime: None,
+            session_id: u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1,
+            session_version: 1,
+        }
+    }
+
     fn next_group<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
         loop {
             let Some(group) = self.groups.pop_front() else {
@@ -274,6 +333,20 @@ impl Call {
                 self.end(now, ctx, disposition, EndReason::NotAnswered, status);
                 return;
             };
+            // RFC 3263: another address of the same server only after the
+            // server was unavailable (503) or silent (408, timeout,
+            // transport error: both reported as 408/503 here).
+            if group.iter().all(|t| t.address_failover) {
+                let previous = self.group_no;
+                let server_unavailable = self
+                    .legs
+                    .iter()
+                    .filter(|l| l.group == previous)
+                    .all(|l| matches!(l.status, Some(503 | 408)));
+                if !server_unavailable {
+                    continue;
+                }
+            }
             self.group_no += 1;
             let mut started = false;
             for target in group {
@@ -311,12 +384,24 @@ impl Call {
             HeaderName::ALLOW,
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
         );
+        let min_se = self.a.min_se.unwrap_or(MIN_SE).max(MIN_SE);
+        let session_expires = self
+            .a
+            .session_expires
+            .map_or(DEFAULT_SE, |se| se.interval)
+            .max(min_se);
+        headers.push(HeaderName::SUPPORTED, "timer");
+        headers.push(HeaderName::SESSION_EXPIRES, session_expires.to_string());
+        headers.push(HeaderName::MIN_SE, min_se.to_string());
         let mut body = Vec::new();
-        set_sdp(
-            &mut headers,
-            &mut body,
-            anchored(&self.a.offer, ctx.config.media_address, self.port(Side::B)),
-        );
+        let sdp = if let Some(a_offer) = &self.a.offer {
+            anchored(a_offer, ctx.config.media_address, self.port(Side::B))
+        } else {
+            let local = self.late_offer_media(ctx, Side::B, &target.offer_codecs);
+            crate::sdp::offer(&local).to_string().into_bytes()
+        };
+        self.last_sdp[slot(Side::B)].clone_from(&sdp);
+        set_sdp(&mut headers, &mut body, sdp);
         let invite = Request {
             method: Method::INVITE,
             uri: target.request_uri.clone(),
@@ -341,6 +426,8 @@ impl Call {
             auth_tried: false,
             status: None,
             codec: None,
+            session_expires,
+            se_retried: false,
         });
     }
 
@@ -389,12 +476,16 @@ impl Call {
         if let Some(sdp) = sdp_of(&response.headers, &response.body) {
             self.b_remote = remote_rtp(&sdp);
             self.legs[index].codec = codec_name(&sdp);
-            set_sdp(
-                &mut relay.headers,
-                &mut relay.body,
-                anchored(&sdp, ctx.config.media_address, self.port(Side::A)),
-            );
-            self.emit_relay(ctx);
+            // Late offer: B's early answer cannot be A's offer in an
+            // unreliable provisional; A gets it in the 2xx.
+            if self.a.offer.is_some() {
+                set_sdp(
+                    &mut relay.headers,
+                    &mut relay.body,
+                    anchored(&sdp, ctx.config.media_address, self.port(Side::A)),
+                );
+                self.emit_relay(ctx);
+            }
         }
         let _ = call_id;
         ctx.respond(self.a.tx, relay);
@@ -465,6 +556,18 @@ impl Call {
         }
         leg.dialog = Some(dialog);
         self.winner = Some(index);
+        // RFC 4028 7.2: B's 2xx settles the B-leg's timer (none without
+        // Session-Expires); without a refresher parameter we refresh.
+        if let Some(se) = session_timer::session_expires(&response.headers) {
+            let we_refresh = se.refresher != Some(Refresher::Uas);
+            self.timers[slot(Side::B)] = Some(LegTimer::new(
+                now,
+                se.interval.max(MIN_SE),
+                we_refresh,
+                allows_update(&response.headers),
+                true,
+            ));
+        }
         let mut body = Vec::new();
         if let Some(sdp) = sdp_of(&response.headers, &response.body) {
             self.b_remote = remote_rtp(&sdp);
@@ -476,6 +579,10 @@ impl Call {
             if other != index {
                 self.cancel_leg(ctx, other);
             }
+        }
+        if self.a.offer.is_none() {
+            // Late offer: B's answer is A's offer; A answers in the ACK.
+            self.answer_due_in_ack = Some(0);
         }
         self.answer_a(now, ctx, body);
         self.emit_relay(ctx);
@@ -489,17 +596,31 @@ impl Call {
             HeaderName::ALLOW,
             "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
         );
-        if let Some(interval) = self.a.session_expires {
-            ok.headers.push(
-                HeaderName::SESSION_EXPIRES,
-                format!("{interval};refresher=uac"),
+        ok.headers.push(HeaderName::SUPPORTED, "timer");
+        if let Some(se) = self.a.session_expires {
+            // RFC 4028 9: A's refresher; without one, A refreshes when it
+            // supports timers, else we must.
+            let refresher = se.refresher.unwrap_or(if self.a.timer_supported {
+                Refresher::Uac
+            } else {
+                Refresher::Uas
+            });
+            let timer = LegTimer::new(
+                now,
+                se.interval,
+                refresher == Refresher::Uas,
+                self.a.allows_update,
+                self.a.timer_supported,
             );
+            ok.headers
+                .push(HeaderName::SESSION_EXPIRES, timer.header_value(false));
             if self.a.timer_supported {
                 ok.headers.push(HeaderName::REQUIRE, "timer");
             }
-            self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
+            self.timers[slot(Side::A)] = Some(timer);
         }
         if !sdp.is_empty() {
+            self.last_sdp[slot(Side::A)].clone_from(&sdp);
             set_sdp(&mut ok.headers, &mut ok.body, sdp);
         }
         self.a.dialog = Dialog::uas(
@@ -552,6 +673,51 @@ impl Call {
             }
             LegState::Answered | LegState::Failed => {}
         }
+    }
+
+    /// RFC 4028 7.3: B answered 422 (our interval is below its Min-SE):
+    /// retry once with the interval raised to its Min-SE.
+    fn retry_with_interval<R: Entropy>(
+        &mut self,
+        ctx: &mut Ctx<R>,
+        index: usize,
+        response: &Response,
+    ) -> bool {
+        let leg = &self.legs[index];
+        if response.status.as_u16() != 422 || leg.se_retried {
+            return false;
+        }
+        let Some(their_min) = session_timer::min_se(&response.headers) else {
+            return false;
+        };
+        let interval = their_min.max(leg.session_expires).max(MIN_SE);
+        let mut invite = leg.invite.clone();
+        let seq = invite
+            .headers
+            .typed::<CSeq>()
+            .and_then(Result::ok)
+            .map_or(1, |c| c.seq.saturating_add(1));
+        invite.headers.set(HeaderName::VIA, ctx.via().to_string());
+        invite
+            .headers
+            .set(HeaderName::CSEQ, format!("{seq} INVITE"));
+        invite
+            .headers
+            .set(HeaderName::SESSION_EXPIRES, interval.to_string());
+        invite
+            .headers
+            .set(HeaderName::MIN_SE, their_min.max(MIN_SE).to_string());
+        let destination = leg.target.destination;
+        let tx = self.start(ctx, TxPurpose::Invite(index), invite.clone(), destination);
+        let contact = ctx.contact_uri();
+        let leg = &mut self.legs[index];
+        leg.tx = tx;
+        leg.se_retried = true;
+        leg.session_expires = interval;
+        leg.state = LegState::Calling;
+        leg.dialogs = UacDialogs::new(invite.clone(), contact);
+        leg.invite = invite;
+        true
     }
 
     fn retry_with_auth<R: Entropy>(
@@ -631,7 +797,7 @@ impl Call {
         }
         if let Some(r) = response
             && !self.is_ended()
-            && self.retry_with_auth(ctx, index, r)
+            && (self.retry_with_interval(ctx, index, r) || self.retry_with_auth(ctx, index, r))
         {
             return;
         }
@@ -799,13 +965,18 @@ impl Call {
             ctx.reply(tx, &request, 500, None);
             return;
         };
+        if let Some(timer) = &self.timers[slot(to)]
+            && (is_invite || request.method == Method::UPDATE)
+        {
+            out.headers
+                .push(HeaderName::SESSION_EXPIRES, timer.header_value(true));
+            out.headers.push(HeaderName::SUPPORTED, "timer");
+        }
         if let Some(sdp) = sdp_of(&request.headers, &request.body) {
             self.learn_sdp(ctx, side, &sdp);
-            set_sdp(
-                &mut out.headers,
-                &mut out.body,
-                anchored(&sdp, media_address, port),
-            );
+            let body = anchored(&sdp, media_address, port);
+            self.last_sdp[slot(to)].clone_from(&body);
+            set_sdp(&mut out.headers, &mut out.body, body);
         } else if !request.body.is_empty() {
             if let Some(ct) = request.headers.get(&HeaderName::CONTENT_TYPE) {
                 out.headers.push(HeaderName::CONTENT_TYPE, ct);
@@ -881,16 +1052,23 @@ impl Call {
             }
             if let Some(sdp) = sdp_of(&response.headers, &response.body) {
                 self.learn_sdp(ctx, to, &sdp);
-                set_sdp(
-                    &mut relay.headers,
-                    &mut relay.body,
-                    anchored(&sdp, ctx.config.media_address, self.port(from)),
-                );
+                let body = anchored(&sdp, ctx.config.media_address, self.port(from));
+                self.last_sdp[slot(from)].clone_from(&body);
+                set_sdp(&mut relay.headers, &mut relay.body, body);
             }
-            if (is_invite || original.method == Method::UPDATE)
-                && let Some(interval) = self.a.session_expires
-            {
-                self.session_expiry = Some(now + Duration::from_secs(u64::from(interval)));
+            if is_invite || original.method == Method::UPDATE {
+                // A successful re-INVITE/UPDATE refreshes both legs.
+                for timer in self.timers.iter_mut().flatten() {
+                    timer.restart(now);
+                }
+                if let Some(timer) = &self.timers[slot(from)] {
+                    relay
+                        .headers
+                        .push(HeaderName::SESSION_EXPIRES, timer.header_value(false));
+                    if timer.peer_supports {
+                        relay.headers.push(HeaderName::REQUIRE, "timer");
+                    }
+                }
             }
             if is_invite {
                 relay.headers.push(HeaderName::CONTACT, ctx.contact_value());
@@ -924,13 +1102,51 @@ impl Call {
     }
 
     /// An ACK for one of our 2xx from `side`.
-    pub(crate) fn ack<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, side: Side) {
+    pub(crate) fn ack<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        request: &Request,
+    ) {
         for (s, r) in &mut self.retx {
             if *s == side && !r.is_done() {
                 r.handle_ack(now);
             }
         }
         self.drain_retx(now, ctx);
+        if side == Side::A
+            && !self.is_ended()
+            && let Some(echo_port) = self.answer_due_in_ack.take()
+        {
+            self.answer_from_ack(now, ctx, echo_port, request);
+        }
+    }
+
+    /// Late offer: A's answer to the offer in our 2xx, from its ACK.
+    fn answer_from_ack<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        echo_port: u16,
+        request: &Request,
+    ) {
+        let answer = sdp_of(&request.headers, &request.body);
+        let remote = answer.as_ref().and_then(remote_rtp);
+        let (Some(answer), Some(remote)) = (answer, remote) else {
+            self.hangup_both(now, ctx, EndReason::NoAnswerInAck);
+            return;
+        };
+        if echo_port != 0 {
+            self.a_codec = codec_name(&answer);
+            ctx.media.push_back(MediaInstruction::EchoLoop {
+                call: self.id,
+                local_port: echo_port,
+                remote,
+            });
+            return;
+        }
+        self.learn_sdp(ctx, Side::A, &answer);
     }
 
     // ------------------------------------------------------------------ time
@@ -938,7 +1154,8 @@ impl Call {
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.retx.iter().filter_map(|(_, r)| r.poll_timeout()).min();
         if !self.is_ended() {
-            for t in [self.max_end, self.session_expiry].into_iter().flatten() {
+            let timers = self.timers.iter().flatten().map(LegTimer::next);
+            for t in self.max_end.into_iter().chain(timers) {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
             }
         }
@@ -953,9 +1170,138 @@ impl Call {
         if self.max_end.is_some_and(|t| t <= now) {
             self.hangup_both(now, ctx, EndReason::MaxDuration);
         }
-        if self.session_expiry.is_some_and(|t| t <= now) {
+        if self.is_ended() {
+            return;
+        }
+        if self.timers.iter().flatten().any(|t| t.expire_at <= now) {
+            self.hangup_both(now, ctx, EndReason::SessionExpired);
+            return;
+        }
+        for side in [Side::A, Side::B] {
+            let due = self.timers[slot(side)].as_ref().is_some_and(|t| {
+                t.we_refresh && !t.refreshing && t.refresh_at.is_some_and(|r| r <= now)
+            });
+            if due {
+                self.send_refresh(now, ctx, side);
+            }
+        }
+    }
+
+    /// Our RFC 4028 refresh on `side`: UPDATE when the peer allows it, else
+    /// a re-INVITE repeating our last SDP (RFC 3264 8: unchanged version).
+    fn send_refresh<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, side: Side) {
+        let i = slot(side);
+        let Some((use_update, header)) = self.timers[i]
+            .as_ref()
+            .map(|t| (t.use_update, t.header_value(true)))
+        else {
+            return;
+        };
+        let invite_busy = self.forwarding_invite || self.retx.iter().any(|(_, r)| !r.is_done());
+        let destination = self.destination(side);
+        let via = ctx.via();
+        let method = if use_update {
+            Method::UPDATE
+        } else {
+            Method::INVITE
+        };
+        let request = if !use_update && invite_busy {
+            None
+        } else {
+            self.dialog_mut(side)
+                .and_then(|d| d.create_request(method, &via).ok())
+        };
+        let (Some(mut request), Some(destination)) = (request, destination) else {
+            // An INVITE transaction is under way (or no dialog yet): try
+            // again shortly; the expiry still bounds the session.
+            if let Some(t) = self.timers[i].as_mut() {
+                t.refresh_at = Some(now + Duration::from_secs(2));
+            }
+            return;
+        };
+        request.headers.push(HeaderName::SESSION_EXPIRES, header);
+        request.headers.push(HeaderName::SUPPORTED, "timer");
+        if !use_update {
+            if !self.last_sdp[i].is_empty() {
+                set_sdp(
+                    &mut request.headers,
+                    &mut request.body,
+                    self.last_sdp[i].clone(),
+                );
+            }
+            self.forwarding_invite = true;
+        }
+        if let Some(t) = self.timers[i].as_mut() {
+            t.refreshing = true;
+        }
+        self.start(
+            ctx,
+            TxPurpose::Refresh {
+                side,
+                invite: !use_update,
+            },
+            request,
+            destination,
+        );
+    }
+
+    /// The answer to our refresh on `side` (`None`: timeout or transport
+    /// error).
+    pub(crate) fn refresh_response<R: Entropy>(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        invite: bool,
+        response: Option<&Response>,
+    ) {
+        if response.is_some_and(|r| !r.status.is_final()) {
+            return;
+        }
+        if invite {
+            self.forwarding_invite = false;
+        }
+        if self.is_ended() {
+            return;
+        }
+        let i = slot(side);
+        if let Some(t) = self.timers[i].as_mut() {
+            t.refreshing = false;
+        }
+        let Some(response) = response else {
+            // RFC 4028 10: no answer to a refresh ends the session.
+            self.hangup_both(now, ctx, EndReason::SessionExpired);
+            return;
+        };
+        let code = response.status.as_u16();
+        if response.status.is_success() {
+            let method = if invite {
+                Method::INVITE
+            } else {
+                Method::UPDATE
+            };
+            if let Some(d) = self.dialog_mut(side) {
+                let _ = d.handle_response(&method, response);
+            }
+            if invite {
+                let via = ctx.via();
+                if let (Some(ack), Some(destination)) = (
+                    self.dialog_mut(side).and_then(|d| d.create_ack(&via).ok()),
+                    self.destination(side),
+                ) {
+                    ctx.stateless(destination, SipMessage::Request(ack));
+                }
+            }
+            if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+                self.learn_sdp(ctx, side, &sdp);
+            }
+            if let Some(t) = self.timers[i].as_mut() {
+                t.restart(now);
+            }
+        } else if code == 408 || code == 481 {
             self.hangup_both(now, ctx, EndReason::SessionExpired);
         }
+        // Any other failure: the session stands until its expiry.
     }
 
     fn drain_retx<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>) {
@@ -989,7 +1335,7 @@ impl Call {
         }
         self.ended = Some(now);
         self.max_end = None;
-        self.session_expiry = None;
+        self.timers = [None, None];
         self.retx.clear();
         let mut legs = vec![LegSummary {
             side: Side::A,

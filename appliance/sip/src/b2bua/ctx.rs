@@ -19,6 +19,9 @@ pub(crate) enum TxPurpose {
     Invite(usize),
     /// A CANCEL or BYE whose answer does not matter.
     Fire,
+    /// Our RFC 4028 session refresh on `side` (re-INVITE when `invite`,
+    /// else UPDATE).
+    Refresh { side: Side, invite: bool },
     /// An in-dialog request forwarded from `from` (received on server
     /// transaction `server_tx` as `original`).
     Forward {

@@ -36,11 +36,22 @@
 //!   rest of its group at once. With no group left A gets the best answer
 //!   seen (6xx first, then the lowest class, specific codes before 408/503),
 //!   or 503 if only Timer B timeouts happened (disposition `no_answer`).
+//!   A group whose targets are marked [`Target::address_failover`] (the next
+//!   RFC 3263 address of the previous group's server) is tried only when the
+//!   previous group failed with 503, 408 or no response, else skipped.
 //! - **CANCEL to B** is sent only after a provisional response (RFC 3261
 //!   9.1); a fork still in Calling is cancelled when its first provisional
 //!   arrives, and a 2xx that races the CANCEL is acknowledged and hung up.
-//! - **Late offer** (INVITE without SDP) is answered 488: every B-leg needs
-//!   A's offer to anchor media.
+//! - **Late offer** (INVITE without SDP): each B-leg gets our own offer
+//!   (the relay's B-side port, the target's `offer_codecs` and
+//!   telephone-event); the winning B answer, pointed at our A-side port,
+//!   becomes the offer in the 2xx to A (so A can only pick codecs B accepted
+//!   and the relay never transcodes); early media SDP is not relayed to A
+//!   (an offer needs a reliable provisional); A's answer is taken from the
+//!   ACK and starts the relay. An ACK without a usable answer ends the call
+//!   with BYE on both sides ([`EndReason::NoAnswerInAck`]). The echo test
+//!   offers its own codecs the same way. A request body that is not SDP is
+//!   still answered 488.
 //! - **Upstream forking** is collapsed: A sees one dialog (our To tag) no
 //!   matter how many B dialogs send provisionals.
 //! - **In-dialog requests** are sent to the B-leg's original
@@ -51,11 +62,22 @@
 //!   [`crate::dialog::SuccessRetransmitter`]; a second re-INVITE while one is
 //!   pending (or its 2xx is unacknowledged) gets 491. Directions declared in
 //!   SDP are reported as [`MediaInstruction::Direction`].
-//! - **Session timers** (RFC 4028): if A's INVITE carries Session-Expires,
-//!   the 2xx echoes the interval with `refresher=uac` (plus `Require: timer`
-//!   when A supports it); a successful re-INVITE/UPDATE from either side
-//!   restarts the interval; on expiry both sides get BYE. Not done: 422 /
-//!   Min-SE, session timers on B-legs, us acting as refresher.
+//! - **Session timers** (RFC 4028), on each leg independently. A-leg: a
+//!   `Session-Expires` below our `Min-SE` (90 s) is refused with 422 and
+//!   `Min-SE: 90`; otherwise the 2xx carries the interval and the refresher
+//!   (A's choice; without one, A refreshes when it supports `timer`, else
+//!   we do), `Supported: timer`, and `Require: timer` when A supports it.
+//!   B-leg: every INVITE carries `Supported: timer`, `Session-Expires` (A's
+//!   interval, else 1800 s) and `Min-SE`; a 422 is retried once with the
+//!   interval raised to B's `Min-SE`; B's 2xx settles interval and
+//!   refresher (no `Session-Expires` in it: no timer on that leg). Where we
+//!   are the refresher we refresh at half the interval, with UPDATE when
+//!   the peer's `Allow` lists it, else a re-INVITE repeating our last SDP;
+//!   where the peer refreshes, a missing refresh ends the call at the
+//!   interval minus min(32 s, interval / 3). Any successful re-INVITE or
+//!   UPDATE (forwarded or ours) restarts the timers. A refresh answered 408
+//!   or 481, or not at all, ends the call too. Ending: BYE on both legs,
+//!   [`EndReason::SessionExpired`] in the summary.
 //! - **Retransmitted INVITEs** are absorbed by the transaction layer; an
 //!   INVITE with a known Call-ID and no To tag on another transaction gets
 //!   482 (merged request).
@@ -65,6 +87,7 @@
 mod call;
 mod ctx;
 mod media;
+mod session_timer;
 mod types;
 
 pub use types::{
@@ -78,9 +101,9 @@ use std::time::Instant;
 use call::{ALeg, Call};
 use ctx::{Ctx, TxPurpose};
 
-use crate::header::{CallId, From, Supported, To};
-use crate::message::{HeaderName, Method, Request};
-use crate::transaction::{ClientEvent, Destination, Reliability, TransactionId};
+use crate::header::{CallId, From, To};
+use crate::message::{HeaderName, Method, Request, StatusCode};
+use crate::transaction::{ClientEvent, Destination, Reliability, TransactionId, response_to};
 use crate::uri::Uri;
 
 /// The B2BUA call core. See the [module documentation](self).
@@ -220,21 +243,27 @@ impl<R: Entropy> B2bua<R> {
             self.ctx.reply(tx, &request, 483, Some(&tag));
             return;
         }
-        let Some(offer) = media::sdp_of(&request.headers, &request.body) else {
+        let session_expires = session_timer::session_expires(&request.headers);
+        if session_expires.is_some_and(|se| se.interval < session_timer::MIN_SE) {
+            // RFC 4028 8.1 / 9: too small an interval.
+            let status = StatusCode::new(422).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
+            let mut too_small = response_to(&request, status, Some(&tag));
+            too_small
+                .headers
+                .push(HeaderName::MIN_SE, session_timer::MIN_SE.to_string());
+            self.ctx.respond(tx, too_small);
+            return;
+        }
+        // An empty body is a late offer; a body that is not usable SDP is
+        // refused.
+        let offer = media::sdp_of(&request.headers, &request.body);
+        if offer.is_none() && !request.body.is_empty() {
             self.ctx.reply(tx, &request, 488, Some(&tag));
             return;
-        };
-        let session_expires = request
-            .headers
-            .get(&HeaderName::SESSION_EXPIRES)
-            .and_then(|v| v.split(';').next())
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .filter(|&v| v > 0);
-        let timer_supported = request
-            .headers
-            .typed_all::<Supported>()
-            .flatten()
-            .any(|s| s.0.eq_ignore_ascii_case("timer"));
+        }
+        let timer_supported = session_timer::supports_timer(&request.headers);
+        let allows_update = session_timer::allows_update(&request.headers);
+        let min_se = session_timer::min_se(&request.headers);
         let caller = user_of(&from.uri);
         let dialled = user_of(&request.uri);
         let id = CallRef(self.next_call);
@@ -250,6 +279,8 @@ impl<R: Entropy> B2bua<R> {
             dialog: None,
             session_expires,
             timer_supported,
+            allows_update,
+            min_se,
         };
         self.ctx.call_ids.insert(call_id, (id, Side::A));
         self.calls
@@ -278,7 +309,7 @@ impl<R: Entropy> B2bua<R> {
             return;
         };
         if let Some(c) = self.calls.get_mut(&call) {
-            c.ack(now, &mut self.ctx, side);
+            c.ack(now, &mut self.ctx, side, request);
         }
         self.reap(call);
     }
@@ -356,6 +387,13 @@ impl<R: Entropy> B2bua<R> {
                 {
                     c.leg_failure(now, &mut self.ctx, *i, 503, None);
                 }
+                (TxPurpose::Refresh { side, invite }, ClientEvent::ResponseReceived(r)) => {
+                    c.refresh_response(now, &mut self.ctx, *side, *invite, Some(r));
+                }
+                (
+                    TxPurpose::Refresh { side, invite },
+                    ClientEvent::Timeout | ClientEvent::TransportError,
+                ) => c.refresh_response(now, &mut self.ctx, *side, *invite, None),
                 (
                     TxPurpose::Forward {
                         from,

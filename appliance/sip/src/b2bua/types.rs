@@ -55,6 +55,16 @@ pub struct Target {
     pub from_user: Option<String>,
     /// Credentials for a 401/407 challenge of a trunk.
     pub credentials: Option<TargetCredentials>,
+    /// Audio codecs to offer, in preference order, when the B2BUA makes the
+    /// offer itself (A's INVITE had no SDP: late offer); empty means PCMU,
+    /// PCMA, G.722, Opus. telephone-event is always offered.
+    pub offer_codecs: Vec<crate::sdp::Codec>,
+    /// Another address of the same server as the previous group's targets
+    /// (RFC 3263 4.3: the next SRV target or A/AAAA address): tried only
+    /// when every target of the previous group failed with 503, 408 or no
+    /// response (timeout, transport error); after any other failure the
+    /// group is skipped (the next trunk follows).
+    pub address_failover: bool,
 }
 
 impl fmt::Debug for Target {
@@ -65,6 +75,8 @@ impl fmt::Debug for Target {
             .field("trunk_id", &self.trunk_id)
             .field("from_user", &self.from_user.as_ref().map(|_| "<redacted>"))
             .field("credentials", &self.credentials)
+            .field("offer_codecs", &self.offer_codecs)
+            .field("address_failover", &self.address_failover)
             .finish()
     }
 }
@@ -265,6 +277,9 @@ pub enum EndReason {
     NotAnswered,
     /// The caller sent CANCEL.
     Cancelled,
+    /// Late offer: A's ACK carried no usable answer to the offer in our 2xx
+    /// (RFC 3261 13.2.2.4: the UAC ends the session with BYE; so do we).
+    NoAnswerInAck,
 }
 
 /// One leg in the CDR.

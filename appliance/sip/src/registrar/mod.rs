@@ -320,6 +320,13 @@ impl Registrar {
         &self.config
     }
 
+    /// Replaces the digest algorithms challenged with and accepted (a
+    /// configuration reload).
+    pub fn set_digest_algorithms(&mut self, algorithms: Vec<crate::auth::Algorithm>) {
+        self.config.digest.algorithms.clone_from(&algorithms);
+        self.digest.set_algorithms(algorithms);
+    }
+
     /// The ban tracker.
     pub fn bans(&self) -> &BanTracker {
         &self.bans

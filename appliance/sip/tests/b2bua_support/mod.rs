@@ -109,6 +109,8 @@ pub fn target(last: u8, user: &str) -> Target {
         trunk_id: None,
         from_user: None,
         credentials: None,
+        offer_codecs: Vec::new(),
+        address_failover: false,
     }
 }
 
