@@ -119,7 +119,7 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{SiteConfig, Transport, Trunk};
+use voip_shared::site_config::{Codec as SiteCodec, SiteConfig, Transport, Trunk};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
@@ -383,6 +383,9 @@ impl<R: Entropy> Pbx<R> {
             local_host: via_addr.to_string(),
             media_address: local.media_ip,
             timers: TimerConfig::default(),
+            // The engine has no transcoding bridge yet: calls without a
+            // common codec are refused with 488.
+            transcoding: false,
         };
         let mut pbx = Pbx {
             bans: BanTracker::new(ban_config(&site)),
@@ -928,6 +931,23 @@ impl<R: Entropy> Pbx<R> {
                         b_local_port,
                         b_remote,
                     },
+                    MediaInstruction::Transcode {
+                        call,
+                        a_local_port,
+                        a_remote,
+                        a,
+                        b_local_port,
+                        b_remote,
+                        b,
+                    } => MediaCommand::Transcode {
+                        call,
+                        a_local_port,
+                        a_remote,
+                        a,
+                        b_local_port,
+                        b_remote,
+                        b,
+                    },
                     MediaInstruction::Direction {
                         call,
                         side,
@@ -1276,6 +1296,14 @@ impl<R: Entropy> Pbx<R> {
             CallerOrigin::Extension(n) => n.clone(),
             CallerOrigin::Trunk { .. } => caller.to_owned(),
         };
+        // The caller's configured codecs: what a transcoded call answers it with.
+        let caller_codecs = match &info.origin {
+            CallerOrigin::Extension(n) => self.site.extension(n).map(|e| sdp_codecs(&e.codecs)),
+            CallerOrigin::Trunk { trunk_id, .. } => {
+                self.site.trunk(trunk_id).map(|t| sdp_codecs(&t.codecs))
+            }
+        }
+        .unwrap_or_default();
         let (decision, reached) = match &outcome.decision {
             RouteDecision::Extension { number } => {
                 let bindings = self.registrar.lookup(number, now);
@@ -1287,6 +1315,11 @@ impl<R: Entropy> Pbx<R> {
                         trunk_id: None,
                         from_user: Some(from_user.clone()),
                         credentials: None,
+                        codecs: self
+                            .site
+                            .extension(number)
+                            .map(|e| sdp_codecs(&e.codecs))
+                            .unwrap_or_default(),
                     })
                     .collect();
                 let decision = if group.is_empty() {
@@ -1296,6 +1329,7 @@ impl<R: Entropy> Pbx<R> {
                         groups: vec![group],
                         max_duration: outcome.max_duration,
                         emergency: false,
+                        caller_codecs: caller_codecs.clone(),
                     }
                 };
                 (decision, number.clone())
@@ -1321,6 +1355,7 @@ impl<R: Entropy> Pbx<R> {
                         groups,
                         max_duration: outcome.max_duration,
                         emergency: *emergency,
+                        caller_codecs: caller_codecs.clone(),
                     }
                 };
                 (decision, dial.clone())
@@ -1382,8 +1417,25 @@ impl<R: Entropy> Pbx<R> {
             trunk_id: Some(trunk.id.clone()),
             from_user: Some(from_user),
             credentials,
+            codecs: sdp_codecs(&trunk.codecs),
         })
     }
+}
+
+/// The site configuration's audio codecs as SDP codecs, in order
+/// (telephone-event is always offered and answered; it is not a choice).
+fn sdp_codecs(codecs: &[SiteCodec]) -> Vec<voip_sip::sdp::Codec> {
+    use voip_sip::sdp::Codec;
+    codecs
+        .iter()
+        .filter_map(|c| match c {
+            SiteCodec::Pcmu => Some(Codec::pcmu()),
+            SiteCodec::Pcma => Some(Codec::pcma()),
+            SiteCodec::G722 => Some(Codec::g722()),
+            SiteCodec::Opus => Some(Codec::opus()),
+            SiteCodec::TelephoneEvent => None,
+        })
+        .collect()
 }
 
 fn reject(status: u16, code: ErrorCode) -> B2bDecision {
