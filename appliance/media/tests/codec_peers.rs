@@ -96,7 +96,7 @@ fn g711_decoding_matches_sox_for_every_code() {
         ("mu-law", ulaw_to_linear as fn(u8) -> i16),
         ("a-law", alaw_to_linear),
     ] {
-        let out = dir.join(format!("{law}.s16"));
+        let out = dir.join(&format!("{law}.s16"));
         run(
             "sox",
             &[
@@ -145,7 +145,7 @@ fn g711_encoding_agrees_with_sox_up_to_rounding_at_decision_levels() {
         ),
         ("a-law", linear_to_alaw, alaw_to_linear),
     ] {
-        let out = dir.join(format!("{law}.raw"));
+        let out = dir.join(&format!("{law}.raw"));
         run(
             "sox",
             &[
