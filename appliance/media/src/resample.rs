@@ -157,11 +157,7 @@ impl Resampler {
         while self.newest < self.window.len() {
             let start = self.newest + 1 - self.taps;
             let coeffs = &self.branches[self.phase * self.taps..(self.phase + 1) * self.taps];
-            let acc: f32 = self.window[start..=self.newest]
-                .iter()
-                .zip(coeffs)
-                .map(|(x, h)| x * h)
-                .sum();
+            let acc = dot(&self.window[start..=self.newest], coeffs);
             out.push(acc.round().clamp(-32_768.0, 32_767.0) as i16);
             self.phase += self.down;
             self.newest += self.phase / self.up;
@@ -190,6 +186,26 @@ impl Resampler {
         self.phase = 0;
         self.newest = self.taps - 1;
     }
+}
+
+/// Dot product in eight independent lanes, so the compiler can vectorise
+/// it (a single running sum forces strict sequential float order).
+fn dot(x: &[f32], h: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let mut xc = x.chunks_exact(8);
+    let mut hc = h.chunks_exact(8);
+    for (xs, hs) in (&mut xc).zip(&mut hc) {
+        for i in 0..8 {
+            lanes[i] += xs[i] * hs[i];
+        }
+    }
+    let tail: f32 = xc
+        .remainder()
+        .iter()
+        .zip(hc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 fn gcd(mut a: u32, mut b: u32) -> u32 {

@@ -11,12 +11,26 @@ use voip_media::codec::{
     linear_to_ulaw, ulaw_to_linear,
 };
 
-/// A fresh scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("voip-media-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// Runs a tool; panics with a clear message when it is missing or fails.
@@ -82,7 +96,7 @@ fn g711_decoding_matches_sox_for_every_code() {
         ("mu-law", ulaw_to_linear as fn(u8) -> i16),
         ("a-law", alaw_to_linear),
     ] {
-        let out = dir.join(format!("{law}.s16"));
+        let out = dir.join(&format!("{law}.s16"));
         run(
             "sox",
             &[
@@ -131,7 +145,7 @@ fn g711_encoding_agrees_with_sox_up_to_rounding_at_decision_levels() {
         ),
         ("a-law", linear_to_alaw, alaw_to_linear),
     ] {
-        let out = dir.join(format!("{law}.raw"));
+        let out = dir.join(&format!("{law}.raw"));
         run(
             "sox",
             &[

@@ -424,6 +424,7 @@ fn max_duration_byes_both_sides_at_the_limit() {
         groups: vec![vec![target(BOB, "112")]],
         max_duration: Some(Duration::from_mins(1)),
         emergency: true,
+        caller_codecs: Vec::new(),
     });
     sim.advance(Duration::from_secs(59));
     assert!(sim.ended().is_none());

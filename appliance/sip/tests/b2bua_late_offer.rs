@@ -88,7 +88,7 @@ fn late_call() -> (Sim, Request) {
     let mut sim = Sim::new();
     sim.send(alice(), offerless_invite("202", None));
     let mut bob = target(BOB, "202");
-    bob.offer_codecs = vec![Codec::pcma()];
+    bob.codecs = vec![Codec::pcma()];
     sim.route(targets(vec![vec![bob]]));
     let invite = sim.one_request(phone(BOB), "INVITE");
     (sim, invite)

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use voip_sip::sdp::{
     Attribute, Codec, CodecPref, Direction, DirectionPolicy, LocalMedia, MediaType,
-    NegotiationError, PayloadType, Session, answer, offer, rewrite_connection,
+    NegotiationError, PayloadType, Session, answer, audio_codecs, offer, restrict_offer,
+    rewrite_connection, telephone_event_pt,
 };
 
 fn load(name: &str) -> Session {
@@ -419,4 +420,43 @@ fn rewrite_connection_replaces_session_and_media_c_lines_and_skips_rejected_stre
     let held = offer_body("m=audio 0 RTP/AVP 0\r\nm=audio 5000 RTP/AVP 0\r\n");
     let r = rewrite_connection(&held, RELAY, 30000);
     assert_eq!((r.media[0].port, r.media[1].port), (0, 30000));
+}
+
+#[test]
+fn a_restricted_offer_lists_the_answerers_codecs_in_its_order() {
+    let offer = offer_body(
+        "m=audio 4000 RTP/AVP 0 8 9 111 101 102\r\na=rtpmap:111 opus/48000/2\r\n\
+         a=fmtp:111 useinbandfec=1\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=fmtp:101 0-16\r\na=rtpmap:102 telephone-event/48000\r\na=ptime:20\r\n",
+    );
+    let restricted = restrict_offer(&offer, &[Codec::opus(), Codec::pcma()]).unwrap();
+    let codecs = audio_codecs(&restricted);
+    let names: Vec<(u8, &str)> = codecs
+        .iter()
+        .map(|(p, c)| (p.get(), c.name.as_str()))
+        .collect();
+    assert_eq!(names, vec![(111, "opus"), (8, "PCMA")]);
+    // fmtp of the kept codec, telephone-event at both kept clock rates.
+    let text = restricted.to_string();
+    assert!(
+        text.contains("m=audio 4000 RTP/AVP 111 8 101 102\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("a=fmtp:111 useinbandfec=1\r\n"), "{text}");
+    assert!(text.contains("a=ptime:20\r\n"), "{text}");
+    assert_eq!(telephone_event_pt(&restricted, 8000), Some(pt(101)));
+    assert_eq!(telephone_event_pt(&restricted, 48_000), Some(pt(102)));
+    // Only G.711 µ-law wanted: the 48 kHz telephone-event goes too.
+    let pcmu = restrict_offer(&offer, &[Codec::pcmu()])
+        .unwrap()
+        .to_string();
+    assert!(pcmu.contains("m=audio 4000 RTP/AVP 0 101\r\n"), "{pcmu}");
+    assert!(!pcmu.contains("opus"), "{pcmu}");
+}
+
+#[test]
+fn an_offer_without_a_common_codec_cannot_be_restricted() {
+    let offer = offer_body("m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n");
+    assert!(restrict_offer(&offer, &[Codec::opus(), Codec::g722()]).is_none());
+    assert!(restrict_offer(&offer, &[Codec::telephone_event(8000)]).is_none());
 }

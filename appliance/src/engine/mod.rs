@@ -817,6 +817,16 @@ impl Task {
                 local_port,
                 remote,
             } => self.media.echo(call, local_port, remote),
+            MediaCommand::Transcode { call, a, b, .. } => {
+                // Not sent while the PBX's B2BUA is configured without
+                // transcoding; the bridge arrives with the media engine.
+                tracing::error!(
+                    ?call,
+                    a = %a.codec.name,
+                    b = %b.codec.name,
+                    "transcoding requested but no transcoding bridge exists"
+                );
+            }
             MediaCommand::Direction {
                 call,
                 side,

@@ -119,7 +119,9 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{DigestAlgorithm, SiteConfig, Transport, Trunk};
+use voip_shared::site_config::{
+    Codec as SiteCodec, DigestAlgorithm, SiteConfig, Transport, Trunk,
+};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
@@ -386,6 +388,9 @@ impl<R: Entropy> Pbx<R> {
             local_host: via_addr.to_string(),
             media_address: local.media_ip,
             timers: TimerConfig::default(),
+            // The engine has no transcoding bridge yet: calls without a
+            // common codec are refused with 488.
+            transcoding: false,
         };
         let mut pbx = Pbx {
             bans: BanTracker::new(ban_config(&site)),
@@ -969,6 +974,23 @@ impl<R: Entropy> Pbx<R> {
                         b_local_port,
                         b_remote,
                     },
+                    MediaInstruction::Transcode {
+                        call,
+                        a_local_port,
+                        a_remote,
+                        a,
+                        b_local_port,
+                        b_remote,
+                        b,
+                    } => MediaCommand::Transcode {
+                        call,
+                        a_local_port,
+                        a_remote,
+                        a,
+                        b_local_port,
+                        b_remote,
+                        b,
+                    },
                     MediaInstruction::Direction {
                         call,
                         side,
@@ -1317,6 +1339,14 @@ impl<R: Entropy> Pbx<R> {
             CallerOrigin::Extension(n) => n.clone(),
             CallerOrigin::Trunk { .. } => caller.to_owned(),
         };
+        // The caller's configured codecs: what a transcoded call answers it with.
+        let caller_codecs = match &info.origin {
+            CallerOrigin::Extension(n) => self.site.extension(n).map(|e| sdp_codecs(&e.codecs)),
+            CallerOrigin::Trunk { trunk_id, .. } => {
+                self.site.trunk(trunk_id).map(|t| sdp_codecs(&t.codecs))
+            }
+        }
+        .unwrap_or_default();
         let (decision, reached) = match &outcome.decision {
             RouteDecision::Extension { number } => {
                 let bindings = self.registrar.lookup(number, now);
@@ -1328,12 +1358,10 @@ impl<R: Entropy> Pbx<R> {
                         trunk_id: None,
                         from_user: Some(from_user.clone()),
                         credentials: None,
-                        offer_codecs: self
+                        codecs: self
                             .site
-                            .extensions
-                            .iter()
-                            .find(|e| e.number == *number)
-                            .map(|e| offer_codecs(&e.codecs))
+                            .extension(number)
+                            .map(|e| sdp_codecs(&e.codecs))
                             .unwrap_or_default(),
                         address_failover: false,
                     })
@@ -1345,6 +1373,7 @@ impl<R: Entropy> Pbx<R> {
                         groups: vec![group],
                         max_duration: outcome.max_duration,
                         emergency: false,
+                        caller_codecs: caller_codecs.clone(),
                     }
                 };
                 (decision, number.clone())
@@ -1372,6 +1401,7 @@ impl<R: Entropy> Pbx<R> {
                         groups,
                         max_duration: outcome.max_duration,
                         emergency: *emergency,
+                        caller_codecs: caller_codecs.clone(),
                     }
                 };
                 (decision, dial.clone())
@@ -1452,24 +1482,24 @@ impl<R: Entropy> Pbx<R> {
             trunk_id: Some(trunk.id.clone()),
             from_user: Some(from_user),
             credentials,
-            offer_codecs: offer_codecs(&trunk.codecs),
+            codecs: sdp_codecs(&trunk.codecs),
             address_failover: false,
         })
     }
 }
 
-/// The audio codecs of a site codec list, for an offer the B2BUA makes
-/// itself (late offer); telephone-event is added by the offer anyway.
-fn offer_codecs(codecs: &[voip_shared::site_config::Codec]) -> Vec<voip_sip::sdp::Codec> {
-    use voip_shared::site_config::Codec as Site;
+/// The site configuration's audio codecs as SDP codecs, in order
+/// (telephone-event is always offered and answered; it is not a choice).
+fn sdp_codecs(codecs: &[SiteCodec]) -> Vec<voip_sip::sdp::Codec> {
+    use voip_sip::sdp::Codec;
     codecs
         .iter()
         .filter_map(|c| match c {
-            Site::Pcmu => Some(voip_sip::sdp::Codec::pcmu()),
-            Site::Pcma => Some(voip_sip::sdp::Codec::pcma()),
-            Site::G722 => Some(voip_sip::sdp::Codec::g722()),
-            Site::Opus => Some(voip_sip::sdp::Codec::opus()),
-            Site::TelephoneEvent => None,
+            SiteCodec::Pcmu => Some(Codec::pcmu()),
+            SiteCodec::Pcma => Some(Codec::pcma()),
+            SiteCodec::G722 => Some(Codec::g722()),
+            SiteCodec::Opus => Some(Codec::opus()),
+            SiteCodec::TelephoneEvent => None,
         })
         .collect()
 }

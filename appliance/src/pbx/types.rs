@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use voip_sip::auth::BanSource;
-use voip_sip::b2bua::{CallRef, Entropy, Side};
+use voip_sip::b2bua::{CallRef, Entropy, LegCodec, Side};
 use voip_sip::message::SipMessage;
 use voip_sip::registrar::{ConnectionId, RegistrarEvent, TransportKind};
 use voip_sip::sdp::Direction;
@@ -97,6 +97,25 @@ pub enum MediaCommand {
         b_local_port: u16,
         /// Where B wants RTP.
         b_remote: SocketAddr,
+    },
+    /// Transcode between the legs: they have no codec in common. The
+    /// engine has no transcoding bridge yet (the PBX configures its B2BUA
+    /// without transcoding, so this is not sent today).
+    Transcode {
+        /// The call.
+        call: CallRef,
+        /// Local port facing A.
+        a_local_port: u16,
+        /// Where A wants RTP.
+        a_remote: SocketAddr,
+        /// A's codec, payload type and telephone-event type.
+        a: LegCodec,
+        /// Local port facing B.
+        b_local_port: u16,
+        /// Where B wants RTP.
+        b_remote: SocketAddr,
+        /// B's codec, payload type and telephone-event type.
+        b: LegCodec,
     },
     /// A side declared a new direction (hold); suspend the media timeout
     /// while a side is not sending.

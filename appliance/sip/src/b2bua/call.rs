@@ -10,14 +10,17 @@ use super::session_timer::{
     self, DEFAULT_SE, LegTimer, MIN_SE, Refresher, SessionExpires, allows_update,
 };
 use super::types::{
-    CallRef, CallSummary, ClientTx, Disposition, EndReason, Entropy, Event, LegSummary,
+    CallRef, CallSummary, ClientTx, Disposition, EndReason, Entropy, Event, LegCodec, LegSummary,
     MediaInstruction, MediaPorts, RouteDecision, Side, Target,
 };
 use crate::auth::DigestClient;
 use crate::dialog::{Dialog, RetransmitEvent, SuccessRetransmitter, UacDialogs};
 use crate::header::{CSeq, To};
 use crate::message::{HeaderName, Method, Request, Response, SipMessage, StatusCode, Version};
-use crate::sdp::{Codec, CodecPref, DirectionPolicy, LocalMedia, Session, answer as sdp_answer};
+use crate::sdp::{
+    Codec, CodecPref, DirectionPolicy, LocalMedia, Session, answer as sdp_answer, audio_codecs,
+    offer as sdp_offer, restrict_offer, telephone_event_pt,
+};
 use crate::transaction::{Destination, Reliability, TransactionId, cancel_for, response_to};
 
 /// Statuses that end the call instead of failing over to the next group.
@@ -52,6 +55,30 @@ pub(crate) struct BLeg {
     pub(crate) session_expires: u32,
     /// Whether the INVITE was already retried after a 422.
     pub(crate) se_retried: bool,
+    /// Set when this leg was offered its own codecs because the caller's
+    /// offer had none of them: what we answer A with if it wins.
+    pub(crate) transcode: Option<TranscodeOffer>,
+}
+
+/// Our side of a transcoded call toward A, prepared when B is offered.
+pub(crate) struct TranscodeOffer {
+    /// A's codec as our answer to its offer chose it.
+    pub(crate) a: LegCodec,
+    /// Our SDP answer to A.
+    pub(crate) a_answer: Vec<u8>,
+}
+
+/// How a B-leg gets its offer.
+enum LegOffer {
+    /// The caller's offer (restricted to the target's codecs), anchored.
+    Relay(Box<Session>),
+    /// Our own offer with the target's codecs; the call transcodes.
+    Transcode(Vec<u8>, TranscodeOffer),
+    /// No codec in common and no transcoding: 488.
+    Refused,
+    /// A's INVITE had no SDP (late offer): our own offer with the target's
+    /// codecs; A's answer arrives with its ACK.
+    Late(Vec<u8>),
 }
 
 pub(crate) struct ALeg {
@@ -95,6 +122,10 @@ pub(crate) struct Call {
     pub(crate) emergency: bool,
     pub(crate) reject_code: Option<String>,
     pub(crate) a_codec: Option<String>,
+    /// The caller's configured codecs (from the route decision).
+    pub(crate) caller_codecs: Vec<Codec>,
+    /// The winning leg transcodes: both legs' codecs.
+    pub(crate) transcoding: Option<(LegCodec, LegCodec)>,
     pub(crate) a_remote: Option<SocketAddr>,
     pub(crate) b_remote: Option<SocketAddr>,
     pub(crate) retx: Vec<(Side, SuccessRetransmitter)>,
@@ -169,6 +200,8 @@ impl Call {
             emergency: false,
             reject_code: None,
             a_codec: None,
+            caller_codecs: Vec::new(),
+            transcoding: None,
             b_remote: None,
             retx: Vec::new(),
             forwarding_invite: false,
@@ -242,7 +275,9 @@ impl Call {
                 groups,
                 max_duration,
                 emergency,
+                caller_codecs,
             } => {
+                self.caller_codecs = caller_codecs;
                 self.groups = groups.into();
                 self.max_duration = max_duration;
                 self.emergency = emergency;
@@ -350,8 +385,7 @@ impl Call {
             self.group_no += 1;
             let mut started = false;
             for target in group {
-                self.start_leg(ctx, target);
-                started = true;
+                started |= self.start_leg(ctx, target);
             }
             if started {
                 return;
@@ -359,7 +393,87 @@ impl Call {
         }
     }
 
-    fn start_leg<R: Entropy>(&mut self, ctx: &mut Ctx<R>, target: Target) {
+    /// The offer for a B-leg to `target`: the caller's offer restricted to
+    /// and ordered by the target's codecs (relay), or, without a codec in
+    /// common, the target's own codecs (transcode).
+    fn leg_offer<R: Entropy>(&self, ctx: &mut Ctx<R>, target: &Target) -> LegOffer {
+        let Some(a_offer) = &self.a.offer else {
+            let local = self.late_offer_media(ctx, Side::B, &target.codecs);
+            return LegOffer::Late(crate::sdp::offer(&local).to_string().into_bytes());
+        };
+        if target.codecs.is_empty() {
+            return LegOffer::Relay(Box::new(a_offer.clone()));
+        }
+        if let Some(restricted) = restrict_offer(a_offer, &target.codecs) {
+            return LegOffer::Relay(Box::new(restricted));
+        }
+        if !ctx.config.transcoding {
+            return LegOffer::Refused;
+        }
+        let prefs = |codecs: &[Codec]| -> Vec<CodecPref> {
+            codecs
+                .iter()
+                .filter(|c| !c.is_telephone_event())
+                .cloned()
+                .map(CodecPref::new)
+                .collect()
+        };
+        let caller = if self.caller_codecs.is_empty() {
+            codec_prefs()
+        } else {
+            prefs(&self.caller_codecs)
+        };
+        let session_id = u64::from_be_bytes(ctx.random16()[..8].try_into().unwrap_or([0; 8])) >> 1;
+        let toward_a = LocalMedia {
+            address: ctx.config.media_address,
+            port: self.port(Side::A),
+            codec_preferences: caller,
+            telephone_event: true,
+            direction_policy: DirectionPolicy::Mirror,
+            rtcp_mux: false,
+            ptime: None,
+            session_id,
+            session_version: 1,
+        };
+        let Ok((a_answer, negotiated)) = sdp_answer(a_offer, &toward_a) else {
+            return LegOffer::Refused;
+        };
+        let toward_b = LocalMedia {
+            port: self.port(Side::B),
+            codec_preferences: prefs(&target.codecs),
+            session_id: session_id ^ 1,
+            ..toward_a
+        };
+        LegOffer::Transcode(
+            sdp_offer(&toward_b).to_string().into_bytes(),
+            TranscodeOffer {
+                a: LegCodec {
+                    codec: negotiated.codec,
+                    payload_type: negotiated.pt,
+                    telephone_event: negotiated.telephone_event_pt,
+                },
+                a_answer: a_answer.to_string().into_bytes(),
+            },
+        )
+    }
+
+    /// Starts a B-leg; `false` when it cannot be offered (no codec in
+    /// common and no transcoding: counted as a 488).
+    fn start_leg<R: Entropy>(&mut self, ctx: &mut Ctx<R>, target: Target) -> bool {
+        let (sdp, transcode) = match self.leg_offer(ctx, &target) {
+            LegOffer::Relay(session) => (
+                anchored(&session, ctx.config.media_address, self.port(Side::B)),
+                None,
+            ),
+            LegOffer::Transcode(offer, plan) => (offer, Some(plan)),
+            LegOffer::Late(offer) => (offer, None),
+            LegOffer::Refused => {
+                if self.best.is_none_or(|b| rank(488) < rank(b)) {
+                    self.best = Some(488);
+                }
+                return false;
+            }
+        };
         let call_id = format!("{}@{}", ctx.hex(12), ctx.config.local_host);
         let tag = ctx.hex(6);
         let via = ctx.via();
@@ -394,12 +508,6 @@ impl Call {
         headers.push(HeaderName::SESSION_EXPIRES, session_expires.to_string());
         headers.push(HeaderName::MIN_SE, min_se.to_string());
         let mut body = Vec::new();
-        let sdp = if let Some(a_offer) = &self.a.offer {
-            anchored(a_offer, ctx.config.media_address, self.port(Side::B))
-        } else {
-            let local = self.late_offer_media(ctx, Side::B, &target.offer_codecs);
-            crate::sdp::offer(&local).to_string().into_bytes()
-        };
         self.last_sdp[slot(Side::B)].clone_from(&sdp);
         set_sdp(&mut headers, &mut body, sdp);
         let invite = Request {
@@ -428,7 +536,9 @@ impl Call {
             codec: None,
             session_expires,
             se_retried: false,
+            transcode,
         });
+        true
     }
 
     // ------------------------------------------------------------ B-leg INVITE
@@ -473,7 +583,11 @@ impl Call {
         let mut relay = response_to(&self.a.invite, response.status, Some(&self.a.tag));
         relay.reason.clone_from(&response.reason);
         relay.headers.push(HeaderName::CONTACT, ctx.contact_value());
-        if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+        // A transcoding leg's early SDP is not A's to see: A gets our
+        // answer with the 2xx.
+        if let Some(sdp) = sdp_of(&response.headers, &response.body)
+            .filter(|_| self.legs[index].transcode.is_none())
+        {
             self.b_remote = remote_rtp(&sdp);
             self.legs[index].codec = codec_name(&sdp);
             // Late offer: B's early answer cannot be A's offer in an
@@ -569,7 +683,28 @@ impl Call {
             ));
         }
         let mut body = Vec::new();
-        if let Some(sdp) = sdp_of(&response.headers, &response.body) {
+        let sdp = sdp_of(&response.headers, &response.body);
+        if let Some(plan) = self.legs[index].transcode.take() {
+            // B answered our own offer: A gets our prepared answer, and the
+            // media engine both legs' codecs.
+            if let Some(sdp) = &sdp {
+                self.b_remote = remote_rtp(sdp);
+                self.legs[index].codec = codec_name(sdp);
+                if let Some((pt, codec)) = audio_codecs(sdp).into_iter().next() {
+                    let telephone_event = telephone_event_pt(sdp, codec.clock_rate);
+                    self.transcoding = Some((
+                        plan.a.clone(),
+                        LegCodec {
+                            codec,
+                            payload_type: pt,
+                            telephone_event,
+                        },
+                    ));
+                }
+            }
+            self.a_codec = Some(plan.a.codec.name.clone());
+            body = plan.a_answer;
+        } else if let Some(sdp) = sdp {
             self.b_remote = remote_rtp(&sdp);
             self.legs[index].codec = codec_name(&sdp);
             self.a_codec.clone_from(&self.legs[index].codec);
@@ -652,6 +787,18 @@ impl Call {
         if let (Some(a_remote), Some(b_remote), Some(p)) =
             (self.a_remote, self.b_remote, self.ports)
         {
+            if let Some((a, b)) = &self.transcoding {
+                ctx.media.push_back(MediaInstruction::Transcode {
+                    call: self.id,
+                    a_local_port: p.a_port,
+                    a_remote,
+                    a: a.clone(),
+                    b_local_port: p.b_port,
+                    b_remote,
+                    b: b.clone(),
+                });
+                return;
+            }
             ctx.media.push_back(MediaInstruction::Relay {
                 call: self.id,
                 a_local_port: p.a_port,
@@ -1367,6 +1514,7 @@ impl Call {
             final_status,
             reject_code: self.reject_code.clone(),
             emergency: self.emergency,
+            transcoded: self.transcoding.is_some(),
         };
         ctx.events.push_back(Event::CallEnded(Box::new(summary)));
         if self.ports.is_some() {

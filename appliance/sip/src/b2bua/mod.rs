@@ -92,7 +92,8 @@ mod types;
 
 pub use types::{
     B2buaConfig, CallRef, CallSummary, ClientTx, Command, Disposition, EndReason, Entropy, Event,
-    LegSummary, MediaInstruction, MediaPorts, RouteDecision, Side, Target, TargetCredentials,
+    LegCodec, LegSummary, MediaInstruction, MediaPorts, RouteDecision, Side, Target,
+    TargetCredentials,
 };
 
 use std::collections::HashMap;

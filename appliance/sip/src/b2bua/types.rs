@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::message::{Request, Response, SipMessage};
-use crate::sdp::Direction;
+use crate::sdp::{Codec, Direction, PayloadType};
 use crate::transaction::{Destination, TimerConfig, TransactionId};
 use crate::uri::Uri;
 
@@ -40,6 +40,10 @@ pub struct B2buaConfig {
     pub media_address: IpAddr,
     /// Timer values (T1 for the 2xx retransmitter).
     pub timers: TimerConfig,
+    /// Whether the media engine can transcode. Without it, a call whose
+    /// legs have no codec in common is refused with 488 (as before codec
+    /// preferences existed).
+    pub transcoding: bool,
 }
 
 /// Where and how to reach one target of a route.
@@ -55,10 +59,13 @@ pub struct Target {
     pub from_user: Option<String>,
     /// Credentials for a 401/407 challenge of a trunk.
     pub credentials: Option<TargetCredentials>,
-    /// Audio codecs to offer, in preference order, when the B2BUA makes the
-    /// offer itself (A's INVITE had no SDP: late offer); empty means PCMU,
-    /// PCMA, G.722, Opus. telephone-event is always offered.
-    pub offer_codecs: Vec<crate::sdp::Codec>,
+    /// The target's configured audio codecs in order of preference (trunk
+    /// or extension). The caller's offer is restricted to them and reordered
+    /// by them; when it has none of them the call transcodes. Empty: the
+    /// caller's offer is forwarded unchanged. Also the codecs the B2BUA
+    /// offers itself when A's INVITE had no SDP (late offer; empty: PCMU,
+    /// PCMA, G.722, Opus). telephone-event is always offered.
+    pub codecs: Vec<Codec>,
     /// Another address of the same server as the previous group's targets
     /// (RFC 3263 4.3: the next SRV target or A/AAAA address): tried only
     /// when every target of the previous group failed with 503, 408 or no
@@ -75,7 +82,7 @@ impl fmt::Debug for Target {
             .field("trunk_id", &self.trunk_id)
             .field("from_user", &self.from_user.as_ref().map(|_| "<redacted>"))
             .field("credentials", &self.credentials)
-            .field("offer_codecs", &self.offer_codecs)
+            .field("codecs", &self.codecs)
             .field("address_failover", &self.address_failover)
             .finish()
     }
@@ -109,6 +116,10 @@ pub enum RouteDecision {
         max_duration: Option<Duration>,
         /// An emergency call (noted in the CDR).
         emergency: bool,
+        /// The caller's configured audio codecs in order of preference
+        /// (its extension or inbound trunk): what we answer the caller with
+        /// when the call transcodes. Empty: every codec we support.
+        caller_codecs: Vec<Codec>,
     },
     /// Answer locally with the echo test: 200 with an SDP whose media the
     /// shell loops back.
@@ -200,6 +211,24 @@ pub enum MediaInstruction {
         /// Where B wants RTP.
         b_remote: SocketAddr,
     },
+    /// Decode, resample and re-encode between the legs: they have no codec
+    /// in common. Sent again whenever a remote address changes.
+    Transcode {
+        /// The call.
+        call: CallRef,
+        /// Local port facing A.
+        a_local_port: u16,
+        /// Where A wants RTP.
+        a_remote: SocketAddr,
+        /// A's codec, payload type and telephone-event type.
+        a: LegCodec,
+        /// Local port facing B.
+        b_local_port: u16,
+        /// Where B wants RTP.
+        b_remote: SocketAddr,
+        /// B's codec, payload type and telephone-event type.
+        b: LegCodec,
+    },
     /// `side` declared a new direction in its SDP (hold: `sendonly`,
     /// `inactive`, or `c=0.0.0.0` reported as `Inactive`); the relay suspends
     /// its media timeout while a side is not sending.
@@ -225,6 +254,17 @@ pub enum MediaInstruction {
         /// The call.
         call: CallRef,
     },
+}
+
+/// What one leg of a transcoded call negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegCodec {
+    /// The audio codec (as the leg's SDP describes it, fmtp included).
+    pub codec: Codec,
+    /// Its payload type on that leg.
+    pub payload_type: PayloadType,
+    /// The leg's telephone-event payload type (at the codec's clock rate).
+    pub telephone_event: Option<PayloadType>,
 }
 
 /// How a call ended, for the CDR.
@@ -329,6 +369,8 @@ pub struct CallSummary {
     pub reject_code: Option<String>,
     /// Emergency call.
     pub emergency: bool,
+    /// The legs had no codec in common and the media was transcoded.
+    pub transcoded: bool,
 }
 
 impl CallSummary {

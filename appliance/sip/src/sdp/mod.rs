@@ -34,7 +34,7 @@ pub use model::{
     Bandwidth, Connection, MediaDescription, MediaType, Origin, Proto, Redacted, Session, Timing,
 };
 pub use negotiate::{
-    CodecPref, DirectionPolicy, LocalMedia, Negotiated, NegotiationError, answer, offer,
-    rewrite_connection,
+    CodecPref, DirectionPolicy, LocalMedia, Negotiated, NegotiationError, answer, audio_codecs,
+    offer, restrict_offer, rewrite_connection, telephone_event_pt,
 };
 pub use parse::Limits;

@@ -418,3 +418,75 @@ pub fn rewrite_connection(session: &Session, addr: IpAddr, port: u16) -> Session
     }
     out
 }
+
+/// The audio codecs (telephone-event excluded) of the first active
+/// plain-RTP audio stream of `session`, in its order.
+pub fn audio_codecs(session: &Session) -> Vec<(PayloadType, Codec)> {
+    session
+        .media
+        .iter()
+        .find(|m| m.media == MediaType::Audio && m.port != 0 && m.proto.is_plain_rtp())
+        .map(|m| {
+            m.codecs()
+                .into_iter()
+                .filter(|(_, c)| !c.is_telephone_event())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The telephone-event payload type of the first active audio stream at
+/// `clock_rate`, if offered.
+pub fn telephone_event_pt(session: &Session, clock_rate: u32) -> Option<PayloadType> {
+    session
+        .media
+        .iter()
+        .find(|m| m.media == MediaType::Audio && m.port != 0 && m.proto.is_plain_rtp())?
+        .codecs()
+        .into_iter()
+        .find(|(_, c)| c.is_telephone_event() && c.clock_rate == clock_rate)
+        .map(|(pt, _)| pt)
+}
+
+/// `offer` with its first active audio stream restricted to the codecs in
+/// `preferences` and reordered by them (the answering side's configured
+/// list), so an answerer that takes the first codec it supports picks by
+/// that list. telephone-event is kept at the clock rates of the kept codecs;
+/// payload type numbers, fmtp and every other line stay as offered. `None`
+/// when the offer has no codec of the list (the call then needs
+/// transcoding).
+pub fn restrict_offer(offer: &Session, preferences: &[Codec]) -> Option<Session> {
+    let mut out = offer.clone();
+    let m = out
+        .media
+        .iter_mut()
+        .find(|m| m.media == MediaType::Audio && m.port != 0 && m.proto.is_plain_rtp())?;
+    let offered = m.codecs();
+    let mut keep: Vec<PayloadType> = Vec::new();
+    let mut rates: Vec<u32> = Vec::new();
+    for pref in preferences.iter().filter(|p| !p.is_telephone_event()) {
+        for (pt, codec) in &offered {
+            if !codec.is_telephone_event() && codec.matches(pref) && !keep.contains(pt) {
+                keep.push(*pt);
+                if !rates.contains(&codec.clock_rate) {
+                    rates.push(codec.clock_rate);
+                }
+            }
+        }
+    }
+    if keep.is_empty() {
+        return None;
+    }
+    for (pt, codec) in &offered {
+        if codec.is_telephone_event() && rates.contains(&codec.clock_rate) {
+            keep.push(*pt);
+        }
+    }
+    m.formats = keep.iter().map(ToString::to_string).collect();
+    m.attributes.retain(|a| match a {
+        Attribute::Rtpmap(r) => keep.contains(&r.payload_type),
+        Attribute::Fmtp(f) => keep.iter().any(|pt| pt.to_string() == f.format),
+        _ => true,
+    });
+    Some(out)
+}

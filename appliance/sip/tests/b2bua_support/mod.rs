@@ -109,7 +109,7 @@ pub fn target(last: u8, user: &str) -> Target {
         trunk_id: None,
         from_user: None,
         credentials: None,
-        offer_codecs: Vec::new(),
+        codecs: Vec::new(),
         address_failover: false,
     }
 }
@@ -119,6 +119,7 @@ pub fn targets(groups: Vec<Vec<Target>>) -> RouteDecision {
         groups,
         max_duration: None,
         emergency: false,
+        caller_codecs: Vec::new(),
     }
 }
 
@@ -138,6 +139,11 @@ pub struct Sim {
 
 impl Sim {
     pub fn new() -> Sim {
+        Sim::with_transcoding(false)
+    }
+
+    /// A simulation whose media engine can (or cannot) transcode.
+    pub fn with_transcoding(transcoding: bool) -> Sim {
         let t0 = Instant::now();
         let config = B2buaConfig {
             via_sent_by: "198.51.100.10:5060".into(),
@@ -145,6 +151,7 @@ impl Sim {
             local_host: "198.51.100.10:5060".into(),
             media_address: MEDIA_IP,
             timers: TimerConfig::default(),
+            transcoding,
         };
         Sim {
             t0,
