@@ -388,9 +388,9 @@ impl<R: Entropy> Pbx<R> {
             local_host: via_addr.to_string(),
             media_address: local.media_ip,
             timers: TimerConfig::default(),
-            // The engine has no transcoding bridge yet: calls without a
-            // common codec are refused with 488.
-            transcoding: false,
+            // The engine transcodes calls whose legs have no codec in
+            // common (media_relay's transcoding task).
+            transcoding: true,
         };
         let mut pbx = Pbx {
             bans: BanTracker::new(ban_config(&site)),

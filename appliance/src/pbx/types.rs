@@ -98,9 +98,8 @@ pub enum MediaCommand {
         /// Where B wants RTP.
         b_remote: SocketAddr,
     },
-    /// Transcode between the legs: they have no codec in common. The
-    /// engine has no transcoding bridge yet (the PBX configures its B2BUA
-    /// without transcoding, so this is not sent today).
+    /// Transcode between the legs: they have no codec in common (repeated
+    /// whenever a remote address changes).
     Transcode {
         /// The call.
         call: CallRef,
