@@ -252,7 +252,10 @@ fn assert_tone(what: &str, pcm: &[i16], rate: u32) {
     let (fraction, rms) = tone_figures(steady, rate);
     let sent_rms = TONE_AMPLITUDE / 2f64.sqrt();
     let db = 20.0 * (rms / sent_rms).log10();
-    eprintln!("{what}: {:.1} % at 1 kHz, level {db:+.1} dB", fraction * 100.0);
+    eprintln!(
+        "{what}: {:.1} % at 1 kHz, level {db:+.1} dB",
+        fraction * 100.0
+    );
     assert!(
         fraction >= 0.8,
         "{what}: only {:.1} % of the energy at 1 kHz",
@@ -305,10 +308,8 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
         dids: vec![],
     }];
     let range = rtp_range();
-    let site = site_config(range, &trunks, 5).replace(
-        "codecs = [\"pcma\", \"pcmu\"]",
-        "codecs = [\"opus\"]",
-    );
+    let site = site_config(range, &trunks, 5)
+        .replace("codecs = [\"pcma\", \"pcmu\"]", "codecs = [\"opus\"]");
     assert!(site.contains("codecs = [\"opus\"]"));
     let appliance = Appliance::start(&dir, &site, &trunks);
 
@@ -382,7 +383,11 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
         .status()
         .unwrap();
     assert!(status.success(), "ffmpeg could not decode the Opus leg");
-    assert_tone("Opus leg, ffmpeg", &s16le(&std::fs::read(&raw).unwrap()), 48_000);
+    assert_tone(
+        "Opus leg, ffmpeg",
+        &s16le(&std::fs::read(&raw).unwrap()),
+        48_000,
+    );
 
     // The PCMA leg (the provider's echo transcoded back): project decoder
     // and sox on the raw A-law.

@@ -367,7 +367,9 @@ fn codec_rates_other_than_the_supported_ones_are_errors() {
     assert!(new_decoder_at(CodecKind::Pcmu, 16_000).is_err());
     assert!(new_encoder_at(CodecKind::G722, &settings, 8000).is_err());
     assert_eq!(
-        new_decoder_at(CodecKind::G722, 16_000).unwrap().sample_rate(),
+        new_decoder_at(CodecKind::G722, 16_000)
+            .unwrap()
+            .sample_rate(),
         16_000
     );
     assert_eq!(CodecKind::Opus.pcm_rate_towards(CodecKind::Pcmu), 8000);

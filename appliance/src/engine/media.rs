@@ -311,7 +311,12 @@ impl MediaBridge {
         b_local_port: u16,
         b_remote: SocketAddr,
     ) {
-        self.start_or_update(call, (a_local_port, a_remote), (b_local_port, b_remote), None);
+        self.start_or_update(
+            call,
+            (a_local_port, a_remote),
+            (b_local_port, b_remote),
+            None,
+        );
     }
 
     /// Starts (or updates) the transcoding task of `call` (the legs have no

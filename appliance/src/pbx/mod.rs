@@ -119,9 +119,7 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{
-    Codec as SiteCodec, DigestAlgorithm, SiteConfig, Transport, Trunk,
-};
+use voip_shared::site_config::{Codec as SiteCodec, DigestAlgorithm, SiteConfig, Transport, Trunk};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
