@@ -835,6 +835,16 @@ impl Task {
                 side,
                 direction,
             } => self.media.direction(call, side, direction),
+            MediaCommand::Dtmf {
+                call,
+                from,
+                event,
+                duration_ms,
+            } => {
+                if !self.media.dtmf(call, from, event, duration_ms) {
+                    tracing::debug!(?call, "SIP INFO digit for a call without media");
+                }
+            }
             MediaCommand::Release { call } => self.media.release(call),
         }
     }

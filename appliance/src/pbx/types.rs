@@ -135,6 +135,18 @@ pub enum MediaCommand {
         /// Where A wants RTP.
         remote: SocketAddr,
     },
+    /// A digit from a SIP INFO (`application/dtmf-relay`) of `from` on a
+    /// transcoded call: send it to the other leg as RFC 4733 events.
+    Dtmf {
+        /// The call.
+        call: CallRef,
+        /// Who sent the INFO.
+        from: Side,
+        /// The key.
+        event: voip_media::dtmf::DtmfEvent,
+        /// How long, in milliseconds.
+        duration_ms: u32,
+    },
     /// The call is over: free its ports.
     Release {
         /// The call.
