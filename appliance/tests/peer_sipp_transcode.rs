@@ -59,7 +59,7 @@ fn sox_tone_alaw(dir: &Path, seconds: u32) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-/// An Ethernet/IPv4/UDP/RTP pcap of `alaw` in 20 ms PCMA packets (SIPp's
+/// An Ethernet/IPv4/UDP/RTP pcap of `alaw` in 20 ms PCMA packets (`SIPp`'s
 /// `play_pcap_audio` rewrites addresses and ports).
 fn rtp_pcap(alaw: &[u8]) -> Vec<u8> {
     let mut pcap = Vec::new();
@@ -434,7 +434,10 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
         "{} telephone-event packets to the provider\n{log}",
         events.len()
     );
-    assert!(events.iter().all(|e| e.len() == 4 && e[0] == 5), "{events:?}");
+    assert!(
+        events.iter().all(|e| e.len() == 4 && e[0] == 5),
+        "{events:?}"
+    );
     assert!(events.iter().any(|e| e[1] & 0x80 != 0), "an end packet");
 
     // Own RTCP: sender reports from the appliance's RTCP ports on both legs.

@@ -325,17 +325,17 @@ fn opus_at_8_khz_takes_and_gives_160_samples_per_frame_and_keeps_a_tone() {
     let settings = OpusSettings::default();
     let mut enc = new_encoder_at(CodecKind::Opus, &settings, 8000).unwrap();
     assert_eq!(enc.sample_rate(), 8000);
-    let mut dec8 = new_decoder_at(CodecKind::Opus, 8000).unwrap();
-    assert_eq!(dec8.sample_rate(), 8000);
+    let mut narrow_dec = new_decoder_at(CodecKind::Opus, 8000).unwrap();
+    assert_eq!(narrow_dec.sample_rate(), 8000);
     // A 48 kHz decoder reads the same packets (the API rate is local).
-    let mut dec48 = new_decoder(CodecKind::Opus).unwrap();
+    let mut wide_dec = new_decoder(CodecKind::Opus).unwrap();
     let pcm = tone(8000, 8000);
-    let (mut out8, mut out48) = (Vec::new(), Vec::new());
+    let (mut narrow_out, mut wide_out) = (Vec::new(), Vec::new());
     for frame in pcm.chunks_exact(160) {
         let mut p = Vec::new();
         enc.encode(frame, &mut p).unwrap();
-        assert_eq!(dec8.decode(&p, &mut out8).unwrap(), 160);
-        assert_eq!(dec48.decode(&p, &mut out48).unwrap(), 960);
+        assert_eq!(narrow_dec.decode(&p, &mut narrow_out).unwrap(), 160);
+        assert_eq!(wide_dec.decode(&p, &mut wide_out).unwrap(), 960);
     }
     // A 48 kHz frame is the wrong length for an 8 kHz encoder.
     let err = enc.encode(&vec![0; 960], &mut Vec::new()).unwrap_err();
@@ -348,12 +348,18 @@ fn opus_at_8_khz_takes_and_gives_160_samples_per_frame_and_keeps_a_tone() {
         }
     ));
     // Loss at 8 kHz: PLC gives one 20 ms frame at the decoder's rate.
-    assert_eq!(dec8.conceal(160, &mut Vec::new()).unwrap(), 160);
-    let steady8 = &out8[1600..];
-    let steady48 = &out48[9600..];
-    assert!(at_1khz(steady8, 8000) > 0.9, "8 kHz decode is the tone");
-    assert!(at_1khz(steady48, 48_000) > 0.9, "48 kHz decode is the tone");
-    let level = (energy(steady8) / energy(&pcm[1600..])).sqrt();
+    assert_eq!(narrow_dec.conceal(160, &mut Vec::new()).unwrap(), 160);
+    let narrow_steady = &narrow_out[1600..];
+    let wide_steady = &wide_out[9600..];
+    assert!(
+        at_1khz(narrow_steady, 8000) > 0.9,
+        "8 kHz decode is the tone"
+    );
+    assert!(
+        at_1khz(wide_steady, 48_000) > 0.9,
+        "48 kHz decode is the tone"
+    );
+    let level = (energy(narrow_steady) / energy(&pcm[1600..])).sqrt();
     assert!((0.7..1.3).contains(&level), "level ratio {level}");
 }
 

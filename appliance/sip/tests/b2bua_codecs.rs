@@ -245,7 +245,10 @@ fn info_dtmf_relay_on_a_transcoded_call_is_handed_to_the_media_engine_and_answer
         .expect("a DtmfInfo event");
     assert_eq!(from, voip_sip::b2bua::Side::B);
     assert_eq!(got, body.as_bytes());
-    assert!(sim.codes(phone(BOB), "INFO").is_empty(), "answered by the caller");
+    assert!(
+        sim.codes(phone(BOB), "INFO").is_empty(),
+        "answered by the caller"
+    );
     sim.b2b.answer_info(tx, 200);
     sim.pump();
     assert_eq!(sim.codes(phone(BOB), "INFO"), vec![200]);

@@ -327,18 +327,15 @@ impl MediaBridge {
         a: (u16, SocketAddr, &LegCodec),
         b: (u16, SocketAddr, &LegCodec),
     ) {
-        let media = match (leg_media(a.2, a.1), leg_media(b.2, b.1)) {
-            (Some(ma), Some(mb)) => (ma, mb),
-            _ => {
-                tracing::error!(
-                    a = %a.2.codec.name,
-                    b = %b.2.codec.name,
-                    "transcoding between codecs the media engine does not have"
-                );
-                return;
-            }
+        let (Some(ma), Some(mb)) = (leg_media(a.2, a.1), leg_media(b.2, b.1)) else {
+            tracing::error!(
+                a = %a.2.codec.name,
+                b = %b.2.codec.name,
+                "transcoding between codecs the media engine does not have"
+            );
+            return;
         };
-        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some(media));
+        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)));
     }
 
     /// Injects a digit (SIP INFO from `from`'s side) towards the other leg

@@ -49,7 +49,7 @@ fn unit(rate: u32) -> usize {
 /// or 60 ms at `rate`).
 fn valid_frame(samples: usize, rate: u32) -> bool {
     let u = unit(rate);
-    samples % u == 0 && matches!(samples / u, 1 | 2 | 4 | 8 | 16 | 24)
+    samples.is_multiple_of(u) && matches!(samples / u, 1 | 2 | 4 | 8 | 16 | 24)
 }
 
 /// Opus encoder (mono, `VoIP` application; 48 kHz input unless
