@@ -1,7 +1,9 @@
 //! Cost of transcoding one call Opus↔PCMU for 20 ms of audio each way, next
 //! to the floor measured in the same run: the bare codec calls a call needs
 //! (Opus decode + PCMU encode one way, PCMU decode + Opus encode the other),
-//! on the same packets. Also prints the jitter buffer's added delay at 0 and
+//! on the same packets, with libopus at 48 kHz (`floor_codec_calls`) and at
+//! the 8 kHz API rate the bridge now uses towards G.711
+//! (`floor_codec_calls_8khz`). Also prints the jitter buffer's added delay at 0 and
 //! 30 ms jitter (virtual-time harness) and a many-bridges-on-one-thread run.
 //!
 //! `cargo bench -p voip-media --bench transcode`
@@ -21,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use voip_media::bridge::{Bridge, BridgeConfig, LegMedia, TICK};
-use voip_media::codec::{CodecKind, OpusSettings, new_decoder, new_encoder};
+use voip_media::codec::{
+    CodecKind, OpusSettings, new_decoder, new_decoder_at, new_encoder, new_encoder_at,
+};
 use voip_media::jitter::JitterConfig;
 use voip_media::testing::{LinkConfig, StreamSpec, run_jitter};
 use voip_media::{Leg, LegConfig, PayloadType, Port, RtpHeader, SeqNo, Ssrc};
@@ -187,6 +191,27 @@ fn transcode(c: &mut Criterion) {
             opus_enc
                 .encode(&pcm48[i * 960..(i + 1) * 960], &mut out)
                 .unwrap();
+            black_box(out.len())
+        });
+    });
+
+    // The same at libopus's 8 kHz API rate (what the bridge does now).
+    let mut opus_dec8 = new_decoder_at(CodecKind::Opus, 8000).unwrap();
+    let mut opus_enc8 = new_encoder_at(CodecKind::Opus, &settings, 8000).unwrap();
+    let mut k = 0usize;
+    let (mut pcm, mut out) = (Vec::with_capacity(960), Vec::with_capacity(1500));
+    group.bench_function("floor_codec_calls_8khz", |bench| {
+        bench.iter(|| {
+            let i = k % FRAMES;
+            k += 1;
+            pcm.clear();
+            opus_dec8.decode(&opus[i], &mut pcm).unwrap();
+            out.clear();
+            ulaw_enc.encode(&pcm[..160], &mut out).unwrap();
+            pcm.clear();
+            ulaw_dec.decode(&pcmu[i], &mut pcm).unwrap();
+            out.clear();
+            opus_enc8.encode(&pcm[..160], &mut out).unwrap();
             black_box(out.len())
         });
     });

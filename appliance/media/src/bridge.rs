@@ -123,7 +123,8 @@ pub struct TapFrame {
     pub from: Leg,
     /// The tick that produced it.
     pub at: Instant,
-    /// Sample rate of `pcm` (the other leg's codec rate).
+    /// Sample rate of `pcm` (what the receiving leg's encoder takes: its
+    /// codec rate, or for Opus towards a narrower codec that codec's rate).
     pub sample_rate: u32,
     /// 20 ms of mono PCM.
     pub pcm: Vec<i16>,
@@ -258,6 +259,10 @@ fn new_leg(
         .map(|leg| EventSender::new(leg, TICK.as_millis() as u32))
         .transpose()?;
     let ssrc = media.local_ssrc;
+    // Opus runs at the other leg's rate (8 kHz towards G.711), so
+    // Opus↔G.711 needs no resampler; see `CodecKind::pcm_rate_towards`.
+    let rate = media.codec.pcm_rate_towards(other.codec);
+    let other_rate = other.codec.pcm_rate_towards(media.codec);
     Ok(LegState {
         media,
         latch: LegLatch::new(now, media.remote),
@@ -267,8 +272,8 @@ fn new_leg(
         counters: BridgeCounters::default(),
         inbound: Inbound {
             jitter,
-            decoder: crate::codec::new_decoder(media.codec)?,
-            resampler: Resampler::new(media.codec.sample_rate(), other.codec.sample_rate())?,
+            decoder: crate::codec::new_decoder_at(media.codec, rate)?,
+            resampler: Resampler::new(rate, other_rate)?,
             fifo: Vec::new(),
             decoded: Vec::new(),
             resampled: Vec::new(),
@@ -276,7 +281,7 @@ fn new_leg(
             event_until: None,
         },
         outbound: Outbound {
-            encoder: crate::codec::new_encoder(media.codec, &config.opus)?,
+            encoder: crate::codec::new_encoder_at(media.codec, &config.opus, rate)?,
             ssrc,
             seq: SeqNo((ssrc.0 >> 16) as u16 ^ ssrc.0 as u16),
             timestamp: ssrc.0.rotate_left(13),
@@ -493,7 +498,8 @@ impl Bridge {
     fn tick_direction(&mut self, now: Instant, from: Leg) {
         let to = from.other();
         let out_codec = self.leg(to).media.codec;
-        let frame_len = out_codec.samples_per_20ms();
+        let out_rate = self.leg(to).outbound.encoder.sample_rate();
+        let frame_len = (out_rate / 50) as usize;
         let quiet_rms = self.config.quiet_rms;
         let pcm = {
             let state = self.leg_mut(from);
@@ -513,13 +519,13 @@ impl Bridge {
                             counters.decode_errors += 1;
                             counters.concealed += 1;
                             inbound.decoded.clear();
-                            let n = samples_for(media.codec, f.duration);
+                            let n = samples_for(&*inbound.decoder, media.codec, f.duration);
                             let _ = inbound.decoder.conceal(n, &mut inbound.decoded);
                         }
                         inbound.jitter.set_quiet(rms(&inbound.decoded) < quiet_rms);
                     }
                     Playout::Lost { duration, next } => {
-                        let n = samples_for(media.codec, duration);
+                        let n = samples_for(&*inbound.decoder, media.codec, duration);
                         let recovered = next.as_deref().map_or(0, |p| {
                             inbound
                                 .decoder
@@ -586,7 +592,7 @@ impl Bridge {
                 self.taps.push_back(TapFrame {
                     from,
                     at: now,
-                    sample_rate: out_codec.sample_rate(),
+                    sample_rate: out_rate,
                     pcm: pcm.clone(),
                 });
             }
@@ -715,8 +721,8 @@ impl Bridge {
     }
 }
 
-/// PCM samples at the codec's rate for `duration` RTP clock units.
-fn samples_for(codec: CodecKind, duration: u32) -> usize {
-    (u64::from(duration) * u64::from(codec.sample_rate()) / u64::from(codec.rtp_clock_rate()))
+/// PCM samples at the decoder's rate for `duration` RTP clock units.
+fn samples_for(decoder: &dyn AudioDecoder, codec: CodecKind, duration: u32) -> usize {
+    (u64::from(duration) * u64::from(decoder.sample_rate()) / u64::from(codec.rtp_clock_rate()))
         as usize
 }

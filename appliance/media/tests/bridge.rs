@@ -407,3 +407,42 @@ fn garbage_and_unknown_payload_types_are_counted_not_fatal() {
     let c = bridge.counters(Leg::A);
     assert!(c.malformed > 0 && c.unknown_payload_type > 0, "{c:?}");
 }
+
+#[test]
+fn opus_towards_g711_runs_at_8_khz_so_the_tap_and_encoder_see_160_samples() {
+    let t0 = Instant::now();
+    let mut bridge = Bridge::new(
+        t0,
+        BridgeConfig::default(),
+        leg(CodecKind::Pcmu, 0, None, PHONE_A, 1),
+        leg(CodecKind::Opus, 111, None, PHONE_B, 2),
+    )
+    .unwrap();
+    bridge.set_tap(true);
+    let sent = drive(&mut bridge, t0, 0..20, PHONE_A, |_| true);
+    let taps: Vec<_> = std::iter::from_fn(|| bridge.poll_tap()).collect();
+    assert!(taps.len() >= 9, "{}", taps.len());
+    assert!(
+        taps.iter()
+            .all(|t| t.from == Leg::A && t.sample_rate == 8000 && t.pcm.len() == 160)
+    );
+    // The Opus packets towards B still advance 960 ticks (48 kHz RTP clock)
+    // and decode at 48 kHz to the tone.
+    let opus: Vec<_> = sent
+        .iter()
+        .filter(|(_, t)| t.leg == Leg::B)
+        .map(|(_, t)| RtpPacket::parse(&t.bytes).unwrap())
+        .collect();
+    assert!(opus.len() >= 9);
+    assert!(
+        opus.windows(2)
+            .all(|w| w[1].timestamp().wrapping_sub(w[0].timestamp()) == 960)
+    );
+    let mut dec = voip_media::codec::new_decoder(CodecKind::Opus).unwrap();
+    let mut pcm = Vec::new();
+    for p in &opus {
+        dec.decode(p.payload(), &mut pcm).unwrap();
+    }
+    let peak = pcm[pcm.len() / 2..].iter().map(|s| s.unsigned_abs()).max();
+    assert!(peak.unwrap() > 2000, "the tone reaches the Opus leg");
+}

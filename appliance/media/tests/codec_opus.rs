@@ -5,7 +5,7 @@
 
 use voip_media::codec::{
     AudioDecoder, AudioEncoder, CodecError, CodecKind, OpusDecoder, OpusEncoder, OpusSettings,
-    has_lbrr, new_decoder, new_encoder,
+    has_lbrr, new_decoder, new_decoder_at, new_encoder, new_encoder_at,
 };
 
 const FRAME: usize = 960;
@@ -297,4 +297,89 @@ fn lbrr_detection_agrees_with_libopus() {
         }
     }
     assert_eq!(agree, total);
+}
+
+/// A 1 kHz tone at `rate`.
+fn tone(rate: u32, len: usize) -> Vec<i16> {
+    (0..len)
+        .map(|n| {
+            let t = n as f64 / f64::from(rate);
+            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+        })
+        .collect()
+}
+
+/// Fraction of the energy of `pcm` (at `rate`) in the 1 kHz bin.
+fn at_1khz(pcm: &[i16], rate: u32) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * 1000.0 / f64::from(rate);
+    let (mut re, mut im) = (0.0, 0.0);
+    for (i, &v) in pcm.iter().enumerate() {
+        re += f64::from(v) * (w * i as f64).cos();
+        im += f64::from(v) * (w * i as f64).sin();
+    }
+    2.0 * (re * re + im * im) / pcm.len() as f64 / energy(pcm).max(1.0)
+}
+
+#[test]
+fn opus_at_8_khz_takes_and_gives_160_samples_per_frame_and_keeps_a_tone() {
+    let settings = OpusSettings::default();
+    let mut enc = new_encoder_at(CodecKind::Opus, &settings, 8000).unwrap();
+    assert_eq!(enc.sample_rate(), 8000);
+    let mut narrow_dec = new_decoder_at(CodecKind::Opus, 8000).unwrap();
+    assert_eq!(narrow_dec.sample_rate(), 8000);
+    // A 48 kHz decoder reads the same packets (the API rate is local).
+    let mut wide_dec = new_decoder(CodecKind::Opus).unwrap();
+    let pcm = tone(8000, 8000);
+    let (mut narrow_out, mut wide_out) = (Vec::new(), Vec::new());
+    for frame in pcm.chunks_exact(160) {
+        let mut p = Vec::new();
+        enc.encode(frame, &mut p).unwrap();
+        assert_eq!(narrow_dec.decode(&p, &mut narrow_out).unwrap(), 160);
+        assert_eq!(wide_dec.decode(&p, &mut wide_out).unwrap(), 960);
+    }
+    // A 48 kHz frame is the wrong length for an 8 kHz encoder.
+    let err = enc.encode(&vec![0; 960], &mut Vec::new()).unwrap_err();
+    assert!(matches!(
+        err,
+        CodecError::FrameLength {
+            expected: 160,
+            got: 960,
+            ..
+        }
+    ));
+    // Loss at 8 kHz: PLC gives one 20 ms frame at the decoder's rate.
+    assert_eq!(narrow_dec.conceal(160, &mut Vec::new()).unwrap(), 160);
+    let narrow_steady = &narrow_out[1600..];
+    let wide_steady = &wide_out[9600..];
+    assert!(
+        at_1khz(narrow_steady, 8000) > 0.9,
+        "8 kHz decode is the tone"
+    );
+    assert!(
+        at_1khz(wide_steady, 48_000) > 0.9,
+        "48 kHz decode is the tone"
+    );
+    let level = (energy(narrow_steady) / energy(&pcm[1600..])).sqrt();
+    assert!((0.7..1.3).contains(&level), "level ratio {level}");
+}
+
+#[test]
+fn codec_rates_other_than_the_supported_ones_are_errors() {
+    let settings = OpusSettings::default();
+    for rate in [11_025, 44_100, 0] {
+        assert!(new_decoder_at(CodecKind::Opus, rate).is_err());
+        assert!(new_encoder_at(CodecKind::Opus, &settings, rate).is_err());
+    }
+    assert!(new_decoder_at(CodecKind::Pcmu, 16_000).is_err());
+    assert!(new_encoder_at(CodecKind::G722, &settings, 8000).is_err());
+    assert_eq!(
+        new_decoder_at(CodecKind::G722, 16_000)
+            .unwrap()
+            .sample_rate(),
+        16_000
+    );
+    assert_eq!(CodecKind::Opus.pcm_rate_towards(CodecKind::Pcmu), 8000);
+    assert_eq!(CodecKind::Opus.pcm_rate_towards(CodecKind::G722), 16_000);
+    assert_eq!(CodecKind::Opus.pcm_rate_towards(CodecKind::Opus), 48_000);
+    assert_eq!(CodecKind::Pcma.pcm_rate_towards(CodecKind::Opus), 8000);
 }

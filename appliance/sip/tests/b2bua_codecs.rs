@@ -190,3 +190,111 @@ fn without_a_common_codec_the_call_transcodes_each_leg_on_its_own_codecs() {
     let codecs: Vec<Option<&str>> = summary.legs.iter().map(|l| l.codec.as_deref()).collect();
     assert_eq!(codecs, vec![Some("PCMA"), Some("G722")]);
 }
+
+/// An INFO from Bob in his dialog (built from the INVITE he got); `body`
+/// has CRLF line ends.
+fn bob_info(invite: &Request, cseq: u32, content_type: &str, body: &str) -> Request {
+    // `parse` turns every LF into CRLF.
+    let lf_body = body.replace("\r\n", "\n");
+    let header = |name: HeaderName| invite.headers.get(&name).unwrap().to_owned();
+    let text = format!(
+        "INFO sip:b2bua@198.51.100.10:5060 SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bKinfo{cseq}\n\
+         Max-Forwards: 70\nFrom: {};tag=btag\nTo: {}\nCall-ID: {}\nCSeq: {cseq} INFO\n\
+         Content-Type: {content_type}\nContent-Length: {}\n\n{body}",
+        header(HeaderName::TO),
+        header(HeaderName::FROM),
+        header(HeaderName::CALL_ID),
+        body.len(),
+        body = lf_body,
+    );
+    match parse(&text) {
+        voip_sip::message::SipMessage::Request(r) => r,
+        voip_sip::message::SipMessage::Response(_) => unreachable!(),
+    }
+}
+
+#[test]
+fn info_dtmf_relay_on_a_transcoded_call_is_handed_to_the_media_engine_and_answered() {
+    let mut sim = Sim::with_transcoding(true);
+    sim.send(alice(), a_invite("202", ""));
+    sim.route(decision(
+        target_with(vec![Codec::g722()]),
+        vec![Codec::pcma(), Codec::pcmu()],
+    ));
+    let invite = sim.one_request(phone(BOB), "INVITE");
+    bob_answers(
+        &mut sim,
+        &invite,
+        "m=audio 6000 RTP/AVP 9 100\r\na=rtpmap:9 G722/8000\r\na=rtpmap:100 telephone-event/8000\r\n",
+    );
+    sim.events.clear();
+    let body = "Signal=5\r\nDuration=160\r\n";
+    sim.send(
+        phone(BOB),
+        bob_info(&invite, 2, "application/dtmf-relay", body),
+    );
+    // Not forwarded to Alice as INFO: the engine turns it into RFC 4733.
+    assert!(sim.take_requests(alice(), "INFO").is_empty());
+    let (tx, from, got) = sim
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::DtmfInfo { tx, from, body, .. } => Some((*tx, *from, body.clone())),
+            _ => None,
+        })
+        .expect("a DtmfInfo event");
+    assert_eq!(from, voip_sip::b2bua::Side::B);
+    assert_eq!(got, body.as_bytes());
+    assert!(
+        sim.codes(phone(BOB), "INFO").is_empty(),
+        "answered by the caller"
+    );
+    sim.b2b.answer_info(tx, 200);
+    sim.pump();
+    assert_eq!(sim.codes(phone(BOB), "INFO"), vec![200]);
+
+    // Another body type: 415 with Accept, no event.
+    sim.events.clear();
+    sim.send(phone(BOB), bob_info(&invite, 3, "text/plain", "5"));
+    let answers = sim.take_responses(phone(BOB), "INFO");
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].status.as_u16(), 415);
+    assert_eq!(
+        answers[0].headers.get(&HeaderName::ACCEPT),
+        Some("application/dtmf-relay")
+    );
+    assert!(
+        !sim.events
+            .iter()
+            .any(|e| matches!(e, Event::DtmfInfo { .. }))
+    );
+}
+
+#[test]
+fn info_on_a_relayed_call_is_forwarded_to_the_other_leg() {
+    let mut sim = Sim::with_transcoding(true);
+    sim.send(alice(), a_invite("202", ""));
+    sim.route(decision(target_with(vec![Codec::pcma()]), Vec::new()));
+    let invite = sim.one_request(phone(BOB), "INVITE");
+    bob_answers(
+        &mut sim,
+        &invite,
+        "m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
+    );
+    let body = "Signal=7\r\nDuration=100\r\n";
+    sim.send(
+        phone(BOB),
+        bob_info(&invite, 2, "application/dtmf-relay", body),
+    );
+    let forwarded = sim.one_request(alice(), "INFO");
+    assert_eq!(forwarded.body, body.as_bytes());
+    assert_eq!(
+        forwarded.headers.get(&HeaderName::CONTENT_TYPE),
+        Some("application/dtmf-relay")
+    );
+    assert!(
+        !sim.events
+            .iter()
+            .any(|e| matches!(e, Event::DtmfInfo { .. }))
+    );
+}

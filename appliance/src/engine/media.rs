@@ -10,6 +10,15 @@
 //! the engine never waits for a relay. `Release` drops the call: the control
 //! task stops the relay (ports to quarantine), pending port pairs are
 //! released at once.
+//!
+//! `Transcode` (the legs have no codec in common) starts a transcoding task
+//! instead of the relay on the same reserved ports: a
+//! [`voip_media::bridge::Bridge`] with each leg's negotiated codec, payload
+//! type and telephone-event type, a random SSRC per leg, and our own RTCP
+//! and quality samples per leg (see `media_relay::Transcoder`). Later
+//! `Transcode` commands with other remote addresses (re-INVITE) and
+//! `Direction` (hold) go through the same control task as for a relay;
+//! `dtmf` injects a SIP INFO digit into a transcoded call.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,8 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use voip_media::bridge::{BridgeConfig, LegMedia};
+use voip_media::codec::CodecKind;
 use voip_media::{LegConfig, MediaDirection, RelayConfig};
-use voip_sip::b2bua::{CallRef as SipCall, MediaPorts, Side};
+use voip_sip::b2bua::{CallRef as SipCall, LegCodec, MediaPorts, Side};
 use voip_sip::sdp::Direction;
 
 use crate::media_relay::{
@@ -34,6 +45,41 @@ const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
 enum Op {
     SetRemote(Leg, LegConfig),
     SetDirection(Leg, MediaDirection),
+    SendDtmf(Leg, voip_media::dtmf::DtmfEvent, u32),
+}
+
+/// The media engine's codec for an SDP codec name.
+fn codec_kind(codec: &voip_sip::sdp::Codec) -> Option<CodecKind> {
+    match codec.name.to_ascii_lowercase().as_str() {
+        "pcmu" => Some(CodecKind::Pcmu),
+        "pcma" => Some(CodecKind::Pcma),
+        "g722" => Some(CodecKind::G722),
+        "opus" => Some(CodecKind::Opus),
+        _ => None,
+    }
+}
+
+/// A random SSRC for a leg we send on (RFC 3550 §8: random).
+fn random_ssrc() -> voip_media::Ssrc {
+    let mut b = [0u8; 4];
+    // getrandom cannot fail on Linux once the pool is initialised (the
+    // engine checked it at start); a zero SSRC would still work.
+    let _ = getrandom::fill(&mut b);
+    voip_media::Ssrc(u32::from_be_bytes(b))
+}
+
+/// The bridge's view of one negotiated leg (remote set when started).
+fn leg_media(codec: &LegCodec, remote: SocketAddr) -> Option<LegMedia> {
+    let kind = codec_kind(&codec.codec)?;
+    Some(LegMedia {
+        codec: kind,
+        payload_type: voip_media::PayloadType(codec.payload_type.get()),
+        telephone_event: codec
+            .telephone_event
+            .map(|pt| voip_media::PayloadType(pt.get())),
+        remote: LegConfig::with_rtcp_port_plus_one(remote),
+        local_ssrc: random_ssrc(),
+    })
 }
 
 #[derive(Debug)]
@@ -141,6 +187,7 @@ fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<
             let result = match op {
                 Op::SetRemote(leg, remote) => handle.set_remote(leg, remote).await,
                 Op::SetDirection(leg, direction) => handle.set_direction(leg, direction).await,
+                Op::SendDtmf(leg, event, ms) => handle.send_dtmf(leg, event, ms).await,
             };
             match result {
                 Ok(()) => {}
@@ -264,6 +311,60 @@ impl MediaBridge {
         b_local_port: u16,
         b_remote: SocketAddr,
     ) {
+        self.start_or_update(
+            call,
+            (a_local_port, a_remote),
+            (b_local_port, b_remote),
+            None,
+        );
+    }
+
+    /// Starts (or updates) the transcoding task of `call` (the legs have no
+    /// codec in common).
+    pub(crate) fn transcode(
+        &mut self,
+        call: SipCall,
+        a: (u16, SocketAddr, &LegCodec),
+        b: (u16, SocketAddr, &LegCodec),
+    ) {
+        let (Some(ma), Some(mb)) = (leg_media(a.2, a.1), leg_media(b.2, b.1)) else {
+            tracing::error!(
+                a = %a.2.codec.name,
+                b = %b.2.codec.name,
+                "transcoding between codecs the media engine does not have"
+            );
+            return;
+        };
+        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)));
+    }
+
+    /// Injects a digit (SIP INFO from `from`'s side) towards the other leg
+    /// of a transcoded call; `false` when the call has no running task.
+    pub(crate) fn dtmf(
+        &mut self,
+        call: SipCall,
+        from: Side,
+        event: voip_media::dtmf::DtmfEvent,
+        duration_ms: u32,
+    ) -> bool {
+        let to = leg_of(from).other();
+        self.calls
+            .get(&call)
+            .and_then(|c| c.control.as_ref())
+            .is_some_and(|control| {
+                control
+                    .try_send(Op::SendDtmf(to, event, duration_ms))
+                    .is_ok()
+            })
+    }
+
+    fn start_or_update(
+        &mut self,
+        call: SipCall,
+        (a_local_port, a_remote): (u16, SocketAddr),
+        (b_local_port, b_remote): (u16, SocketAddr),
+        transcode: Option<(LegMedia, LegMedia)>,
+    ) {
         let timeout = self.media_timeout;
         let Some(state) = self.calls.get_mut(&call) else {
             tracing::warn!("relay requested for a call without ports");
@@ -295,7 +396,23 @@ impl MediaBridge {
                 local: b,
                 remote: LegConfig::with_rtcp_port_plus_one(b_remote),
             };
-            match self.manager.create_relay(state.media, a, b, config) {
+            let created = if let Some((media_a, media_b)) = transcode {
+                let bridge = BridgeConfig {
+                    latch: config.latch,
+                    media_timeout: timeout,
+                    ..BridgeConfig::default()
+                };
+                self.manager.create_transcoder(
+                    state.media,
+                    (a, media_a),
+                    (b, media_b),
+                    bridge,
+                    Some(QUALITY_INTERVAL),
+                )
+            } else {
+                self.manager.create_relay(state.media, a, b, config)
+            };
+            match created {
                 Ok(handle) => {
                     self.sample_owners
                         .insert(state.media, (state.call_id.clone(), 2));

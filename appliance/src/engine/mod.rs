@@ -817,21 +817,34 @@ impl Task {
                 local_port,
                 remote,
             } => self.media.echo(call, local_port, remote),
-            MediaCommand::Transcode { call, a, b, .. } => {
-                // Not sent while the PBX's B2BUA is configured without
-                // transcoding; the bridge arrives with the media engine.
-                tracing::error!(
-                    ?call,
-                    a = %a.codec.name,
-                    b = %b.codec.name,
-                    "transcoding requested but no transcoding bridge exists"
-                );
-            }
+            MediaCommand::Transcode {
+                call,
+                a_local_port,
+                a_remote,
+                a,
+                b_local_port,
+                b_remote,
+                b,
+            } => self.media.transcode(
+                call,
+                (a_local_port, a_remote, &a),
+                (b_local_port, b_remote, &b),
+            ),
             MediaCommand::Direction {
                 call,
                 side,
                 direction,
             } => self.media.direction(call, side, direction),
+            MediaCommand::Dtmf {
+                call,
+                from,
+                event,
+                duration_ms,
+            } => {
+                if !self.media.dtmf(call, from, event, duration_ms) {
+                    tracing::debug!(?call, "SIP INFO digit for a call without media");
+                }
+            }
             MediaCommand::Release { call } => self.media.release(call),
         }
     }

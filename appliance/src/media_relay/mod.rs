@@ -69,6 +69,7 @@
 //! cores `std` instants, so tests with tokio's paused clock drive media
 //! timeouts and port quarantine in virtual time.
 
+mod bridge_task;
 mod echo;
 pub mod ports;
 mod task;
@@ -88,6 +89,7 @@ use voip_media::{
     LegConfig, LegCounters, MediaDirection, NtpClock, NtpTime, RelayConfig, SourceQuality,
 };
 
+pub use bridge_task::Transcoder;
 pub use echo::{ECHO_SSRC, Echo, EchoConfig};
 pub use ports::{
     DEFAULT_QUARANTINE, InvalidPortRange, PortAllocator, PortError, PortPair, PortRange,
@@ -169,6 +171,18 @@ pub enum RelayError {
         /// The leg asked for.
         leg: Leg,
     },
+    /// Only a transcoding call terminates RTP and can inject digits.
+    #[error("the call is relayed, not transcoded")]
+    NotTranscoding,
+    /// The leg negotiated no telephone-event.
+    #[error("leg {leg:?} negotiated no telephone-event")]
+    NoTelephoneEvent {
+        /// The leg.
+        leg: Leg,
+    },
+    /// The transcoding bridge could not be built (codec, resampler).
+    #[error("transcoding bridge: {0}")]
+    Bridge(#[from] voip_media::bridge::BridgeError),
 }
 
 /// What happened to a relay.
@@ -509,6 +523,44 @@ impl RelayManager {
         Ok(self.spawn(call, core, vec![a], ports, permit))
     }
 
+    /// Starts transcoding between `a` and `b`: a
+    /// [`voip_media::bridge::Bridge`] with the legs' negotiated codecs
+    /// (`media_a`, `media_b`; their `remote` fields are replaced by the
+    /// specs' and their `local_ssrc` is the SSRC we send with), and our own
+    /// RTCP per leg (see [`Transcoder`]). Must be called within a Tokio
+    /// runtime. On error the legs' ports are released.
+    pub fn create_transcoder(
+        &self,
+        call: CallRef,
+        a: (LegSpec, voip_media::bridge::LegMedia),
+        b: (LegSpec, voip_media::bridge::LegMedia),
+        config: voip_media::bridge::BridgeConfig,
+        quality_interval: Option<Duration>,
+    ) -> Result<RelayHandle, RelayError> {
+        let permit = self.slot()?;
+        let (a_spec, mut media_a) = a;
+        let (b_spec, mut media_b) = b;
+        let (a, remote_a) = Self::leg_sockets(a_spec)?;
+        let (b, remote_b) = Self::leg_sockets(b_spec)?;
+        media_a.remote = remote_a;
+        media_b.remote = remote_b;
+        let ports = [Some(a.lease.pair), Some(b.lease.pair)];
+        let started = now();
+        let bridge = voip_media::bridge::Bridge::new(started, config, media_a, media_b)?;
+        let reporting = [
+            Some(own_reporting(call, media_a.local_ssrc)),
+            Some(own_reporting(call, media_b.local_ssrc)),
+        ];
+        let core = Transcoder::new(
+            started,
+            bridge,
+            config.opus.bitrate_bps,
+            quality_interval,
+            reporting,
+        );
+        Ok(self.spawn(call, core, vec![a, b], ports, permit))
+    }
+
     fn spawn<C: task::Core>(
         &self,
         call: CallRef,
@@ -588,6 +640,23 @@ impl RelayHandle {
         self.ask(|reply| Command::SetDirection {
             leg,
             direction,
+            reply,
+        })
+        .await?
+    }
+
+    /// Sends a digit (from SIP INFO) to `to` as RFC 4733 telephone events;
+    /// only a transcoding call can ([`RelayError::NotTranscoding`]).
+    pub async fn send_dtmf(
+        &self,
+        to: Leg,
+        event: voip_media::dtmf::DtmfEvent,
+        duration_ms: u32,
+    ) -> Result<(), RelayError> {
+        self.ask(|reply| Command::SendDtmf {
+            to,
+            event,
+            duration_ms,
             reply,
         })
         .await?

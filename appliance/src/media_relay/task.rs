@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use voip_media::quality::QualitySample;
 use voip_media::{Event, Leg, LegConfig, MediaDirection, Port, Relay, Transmit};
 
+use super::bridge_task::Transcoder;
 use super::echo::Echo;
 use super::{
     CallRef, IoCounters, LegStats, MAX_DATAGRAM, PortLease, RelayError, RelayEvent, RelayEventKind,
@@ -36,6 +37,12 @@ pub(crate) enum Command {
     SetDirection {
         leg: Leg,
         direction: MediaDirection,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    SendDtmf {
+        to: Leg,
+        event: voip_media::dtmf::DtmfEvent,
+        duration_ms: u32,
         reply: oneshot::Sender<Result<(), RelayError>>,
     },
     Stats {
@@ -67,6 +74,58 @@ pub(crate) trait Core: Send + 'static {
     fn leg_stats(&self, leg: Leg) -> LegStats;
     fn poll_sample(&mut self) -> Option<QualitySample>;
     fn finish(&mut self, now: Instant);
+    /// Sends a digit to `to` as RFC 4733 events (only a transcoding core
+    /// terminates RTP and can inject; the others refuse).
+    fn send_dtmf(
+        &mut self,
+        _to: Leg,
+        _event: voip_media::dtmf::DtmfEvent,
+        _duration_ms: u32,
+    ) -> Result<(), RelayError> {
+        Err(RelayError::NotTranscoding)
+    }
+}
+
+impl Core for Transcoder {
+    fn handle_packet(&mut self, now: Instant, leg: Leg, port: Port, src: SocketAddr, b: &[u8]) {
+        Transcoder::handle_packet(self, now, leg, port, src, b);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Transcoder::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Transcoder::poll_timeout(self)
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        Transcoder::poll_transmit(self)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Transcoder::poll_event(self)
+    }
+    fn set_direction(&mut self, now: Instant, leg: Leg, direction: MediaDirection) {
+        Transcoder::set_direction(self, now, leg, direction);
+    }
+    fn set_remote(&mut self, now: Instant, leg: Leg, remote: LegConfig) {
+        Transcoder::set_remote(self, now, leg, remote);
+    }
+    fn leg_stats(&self, leg: Leg) -> LegStats {
+        Transcoder::leg_stats(self, leg)
+    }
+    fn poll_sample(&mut self) -> Option<QualitySample> {
+        Transcoder::poll_sample(self)
+    }
+    fn finish(&mut self, now: Instant) {
+        Transcoder::finish(self, now);
+    }
+    fn send_dtmf(
+        &mut self,
+        to: Leg,
+        event: voip_media::dtmf::DtmfEvent,
+        duration_ms: u32,
+    ) -> Result<(), RelayError> {
+        Transcoder::send_dtmf(self, to, event, duration_ms)
+            .map_err(|_| RelayError::NoTelephoneEvent { leg: to })
+    }
 }
 
 impl Core for Relay {
@@ -351,6 +410,16 @@ impl<C: Core> Task<C> {
                 let result = has_leg(&self.legs, leg).map(|()| {
                     self.core.set_direction(now(), leg, direction);
                 });
+                let _ = reply.send(result);
+            }
+            Command::SendDtmf {
+                to,
+                event,
+                duration_ms,
+                reply,
+            } => {
+                let result = has_leg(&self.legs, to)
+                    .and_then(|()| self.core.send_dtmf(to, event, duration_ms));
                 let _ = reply.send(result);
             }
             Command::Stats { reply } => {

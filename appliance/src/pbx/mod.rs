@@ -386,9 +386,9 @@ impl<R: Entropy> Pbx<R> {
             local_host: via_addr.to_string(),
             media_address: local.media_ip,
             timers: TimerConfig::default(),
-            // The engine has no transcoding bridge yet: calls without a
-            // common codec are refused with 488.
-            transcoding: false,
+            // The engine transcodes calls whose legs have no codec in
+            // common (media_relay's transcoding task).
+            transcoding: true,
         };
         let mut pbx = Pbx {
             bans: BanTracker::new(ban_config(&site)),
@@ -1309,6 +1309,27 @@ impl<R: Entropy> Pbx<R> {
                 }
                 let record = record::build(&summary, &info, |t| self.wall(t));
                 self.records.push_back(record);
+            }
+            Event::DtmfInfo {
+                call_id_ref,
+                from,
+                tx,
+                body,
+            } => {
+                let relay = std::str::from_utf8(&body)
+                    .ok()
+                    .and_then(|b| voip_media::dtmf::DtmfRelay::parse(b).ok());
+                if let Some(relay) = relay {
+                    self.media.push_back(MediaCommand::Dtmf {
+                        call: call_id_ref,
+                        from,
+                        event: relay.event,
+                        duration_ms: relay.duration_ms,
+                    });
+                    self.b2b.answer_info(tx, 200);
+                } else {
+                    self.b2b.answer_info(tx, 400);
+                }
             }
         }
     }

@@ -98,9 +98,8 @@ pub enum MediaCommand {
         /// Where B wants RTP.
         b_remote: SocketAddr,
     },
-    /// Transcode between the legs: they have no codec in common. The
-    /// engine has no transcoding bridge yet (the PBX configures its B2BUA
-    /// without transcoding, so this is not sent today).
+    /// Transcode between the legs: they have no codec in common (repeated
+    /// whenever a remote address changes).
     Transcode {
         /// The call.
         call: CallRef,
@@ -135,6 +134,18 @@ pub enum MediaCommand {
         local_port: u16,
         /// Where A wants RTP.
         remote: SocketAddr,
+    },
+    /// A digit from a SIP INFO (`application/dtmf-relay`) of `from` on a
+    /// transcoded call: send it to the other leg as RFC 4733 events.
+    Dtmf {
+        /// The call.
+        call: CallRef,
+        /// Who sent the INFO.
+        from: Side,
+        /// The key.
+        event: voip_media::dtmf::DtmfEvent,
+        /// How long, in milliseconds.
+        duration_ms: u32,
     },
     /// The call is over: free its ports.
     Release {

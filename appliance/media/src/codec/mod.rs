@@ -23,7 +23,7 @@ pub use g711::{
     linear_to_ulaw, ulaw_to_linear,
 };
 pub use g722::{G722Decoder, G722Encoder};
-pub use opus::{OpusDecoder, OpusEncoder, has_lbrr};
+pub use opus::{OPUS_RATES, OpusDecoder, OpusEncoder, has_lbrr};
 pub use plc::Concealer;
 
 /// Audio codecs the media engine encodes and decodes.
@@ -94,6 +94,21 @@ impl CodecKind {
     /// RTP timestamp increment of one 20 ms frame.
     pub fn rtp_ticks_per_20ms(self) -> u32 {
         self.rtp_clock_rate() / 50
+    }
+
+    /// The PCM rate to run this codec at when its audio comes from or goes
+    /// to a leg with codec `other`: Opus runs at libopus's lowest API rate
+    /// that holds the other codec's band (8 kHz towards G.711, 16 kHz
+    /// towards G.722, 48 kHz towards Opus), so no resampler is needed and
+    /// libopus's internal one does the work; the other codecs have one rate.
+    pub fn pcm_rate_towards(self, other: CodecKind) -> u32 {
+        match self {
+            CodecKind::Opus => OPUS_RATES
+                .into_iter()
+                .find(|&r| r >= other.sample_rate())
+                .unwrap_or(48_000),
+            _ => self.sample_rate(),
+        }
     }
 }
 
@@ -201,7 +216,13 @@ pub trait AudioDecoder: fmt::Debug + Send {
     /// The codec decoded.
     fn kind(&self) -> CodecKind;
 
-    /// Decodes one RTP payload, appending mono PCM at `kind().sample_rate()`
+    /// PCM rate of the output: `kind().sample_rate()` unless the decoder
+    /// was made for another rate ([`new_decoder_at`]).
+    fn sample_rate(&self) -> u32 {
+        self.kind().sample_rate()
+    }
+
+    /// Decodes one RTP payload, appending mono PCM at [`Self::sample_rate`]
     /// to `out`; returns the number of samples appended.
     fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError>;
 
@@ -226,7 +247,13 @@ pub trait AudioEncoder: fmt::Debug + Send {
     /// The codec encoded.
     fn kind(&self) -> CodecKind;
 
-    /// Encodes exactly one frame of mono PCM at `kind().sample_rate()`
+    /// PCM rate of the input: `kind().sample_rate()` unless the encoder was
+    /// made for another rate ([`new_encoder_at`]).
+    fn sample_rate(&self) -> u32 {
+        self.kind().sample_rate()
+    }
+
+    /// Encodes exactly one frame of mono PCM at [`Self::sample_rate`]
     /// (20 ms = `sample_rate / 50` samples), appending the RTP payload to
     /// `out`; returns the number of bytes appended.
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<usize, CodecError>;
@@ -240,6 +267,44 @@ pub fn new_decoder(kind: CodecKind) -> Result<Box<dyn AudioDecoder>, CodecError>
         CodecKind::G722 => Box::new(G722Decoder::new()),
         CodecKind::Opus => Box::new(OpusDecoder::new()?),
     })
+}
+
+/// A decoder for `kind` giving PCM at `sample_rate`: any of
+/// [`OPUS_RATES`] for Opus, `kind.sample_rate()` for the others.
+pub fn new_decoder_at(
+    kind: CodecKind,
+    sample_rate: u32,
+) -> Result<Box<dyn AudioDecoder>, CodecError> {
+    if kind == CodecKind::Opus {
+        return Ok(Box::new(OpusDecoder::with_rate(sample_rate)?));
+    }
+    fixed_rate(kind, sample_rate)?;
+    new_decoder(kind)
+}
+
+/// An encoder for `kind` taking PCM at `sample_rate`: any of
+/// [`OPUS_RATES`] for Opus, `kind.sample_rate()` for the others.
+pub fn new_encoder_at(
+    kind: CodecKind,
+    opus: &OpusSettings,
+    sample_rate: u32,
+) -> Result<Box<dyn AudioEncoder>, CodecError> {
+    if kind == CodecKind::Opus {
+        return Ok(Box::new(OpusEncoder::with_rate(opus, sample_rate)?));
+    }
+    fixed_rate(kind, sample_rate)?;
+    new_encoder(kind, opus)
+}
+
+fn fixed_rate(kind: CodecKind, sample_rate: u32) -> Result<(), CodecError> {
+    if sample_rate == kind.sample_rate() {
+        Ok(())
+    } else {
+        Err(CodecError::BadSetting {
+            name: "sample_rate",
+            value: sample_rate,
+        })
+    }
 }
 
 /// An encoder for `kind`; `opus` is used only when `kind` is Opus.

@@ -1,5 +1,9 @@
 //! Opus through libopus (crate `opus` 0.4, libopus 1.6.1 bundled): mono,
-//! 48 kHz, 20 ms frames by default. The decoder downmixes stereo packets
+//! 20 ms frames by default, PCM at 48 kHz unless another of libopus's API
+//! rates (8, 12, 16, 24 kHz) is asked for ([`OpusEncoder::with_rate`],
+//! [`OpusDecoder::with_rate`]): towards a G.711 leg the bridge runs Opus at
+//! 8 kHz, so libopus resamples internally (SILK works at 8–16 kHz anyway)
+//! and the bridge needs no resampler. The decoder downmixes stereo packets
 //! (RFC 7587 signals `opus/48000/2` whatever the content) to mono.
 //!
 //! Loss handling: [`AudioDecoder::conceal`] runs libopus's PLC (decode of a
@@ -22,15 +26,38 @@ fn lib_error(err: &opus::Error) -> CodecError {
     }
 }
 
-/// Whether `samples` is a duration libopus can encode (2.5..=60 ms at 48 kHz).
-fn valid_frame(samples: usize) -> bool {
-    matches!(samples, 120 | 240 | 480 | 960 | 1920 | 2880)
+/// The PCM rates libopus accepts at its API, in Hz.
+pub const OPUS_RATES: [u32; 5] = [8000, 12_000, 16_000, 24_000, 48_000];
+
+fn check_rate(rate: u32) -> Result<(), CodecError> {
+    if OPUS_RATES.contains(&rate) {
+        Ok(())
+    } else {
+        Err(CodecError::BadSetting {
+            name: "sample_rate",
+            value: rate,
+        })
+    }
 }
 
-/// Opus encoder (mono, 48 kHz, `VoIP` application).
+/// Samples in 2.5 ms at `rate` (an [`OPUS_RATES`] entry).
+fn unit(rate: u32) -> usize {
+    (rate / 400) as usize
+}
+
+/// Whether `samples` is a duration libopus can encode (2.5, 5, 10, 20, 40
+/// or 60 ms at `rate`).
+fn valid_frame(samples: usize, rate: u32) -> bool {
+    let u = unit(rate);
+    samples.is_multiple_of(u) && matches!(samples / u, 1 | 2 | 4 | 8 | 16 | 24)
+}
+
+/// Opus encoder (mono, `VoIP` application; 48 kHz input unless
+/// [`OpusEncoder::with_rate`]).
 pub struct OpusEncoder {
     inner: opus::Encoder,
     settings: OpusSettings,
+    rate: u32,
     scratch: Vec<u8>,
 }
 
@@ -38,15 +65,22 @@ impl std::fmt::Debug for OpusEncoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpusEncoder")
             .field("settings", &self.settings)
+            .field("rate", &self.rate)
             .finish_non_exhaustive()
     }
 }
 
 impl OpusEncoder {
-    /// An encoder with `settings` applied.
+    /// An encoder with `settings` applied, taking 48 kHz PCM.
     pub fn new(settings: &OpusSettings) -> Result<Self, CodecError> {
+        Self::with_rate(settings, 48_000)
+    }
+
+    /// An encoder taking PCM at `rate` (one of [`OPUS_RATES`]).
+    pub fn with_rate(settings: &OpusSettings, rate: u32) -> Result<Self, CodecError> {
         settings.validate()?;
-        let mut inner = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+        check_rate(rate)?;
+        let mut inner = opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip)
             .map_err(|e| lib_error(&e))?;
         let apply = |inner: &mut opus::Encoder| -> Result<(), opus::Error> {
             inner.set_complexity(i32::from(settings.complexity))?;
@@ -60,6 +94,7 @@ impl OpusEncoder {
         Ok(Self {
             inner,
             settings: *settings,
+            rate,
             scratch: vec![0; MAX_PAYLOAD],
         })
     }
@@ -85,11 +120,15 @@ impl AudioEncoder for OpusEncoder {
         CodecKind::Opus
     }
 
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+
     fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<usize, CodecError> {
-        if !valid_frame(pcm.len()) {
+        if !valid_frame(pcm.len(), self.rate) {
             return Err(CodecError::FrameLength {
                 kind: CodecKind::Opus,
-                expected: CodecKind::Opus.samples_per_20ms(),
+                expected: (self.rate / 50) as usize,
                 got: pcm.len(),
             });
         }
@@ -102,24 +141,34 @@ impl AudioEncoder for OpusEncoder {
     }
 }
 
-/// Opus decoder (mono output at 48 kHz).
+/// Opus decoder (mono output at 48 kHz unless [`OpusDecoder::with_rate`]).
 pub struct OpusDecoder {
     inner: opus::Decoder,
+    rate: u32,
     scratch: Vec<i16>,
 }
 
 impl std::fmt::Debug for OpusDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpusDecoder").finish_non_exhaustive()
+        f.debug_struct("OpusDecoder")
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
     }
 }
 
 impl OpusDecoder {
-    /// A decoder in the reset state.
+    /// A decoder in the reset state, giving 48 kHz PCM.
     pub fn new() -> Result<Self, CodecError> {
-        let inner = opus::Decoder::new(48_000, opus::Channels::Mono).map_err(|e| lib_error(&e))?;
+        Self::with_rate(48_000)
+    }
+
+    /// A decoder giving PCM at `rate` (one of [`OPUS_RATES`]).
+    pub fn with_rate(rate: u32) -> Result<Self, CodecError> {
+        check_rate(rate)?;
+        let inner = opus::Decoder::new(rate, opus::Channels::Mono).map_err(|e| lib_error(&e))?;
         Ok(Self {
             inner,
+            rate,
             scratch: vec![0; MAX_FRAME],
         })
     }
@@ -137,6 +186,10 @@ impl AudioDecoder for OpusDecoder {
         CodecKind::Opus
     }
 
+    fn sample_rate(&self) -> u32 {
+        self.rate
+    }
+
     fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
         if payload.is_empty() {
             return Err(Self::malformed(payload));
@@ -150,7 +203,7 @@ impl AudioDecoder for OpusDecoder {
     }
 
     fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) -> Result<usize, CodecError> {
-        let samples = plc_length(samples);
+        let samples = plc_length(samples, self.rate);
         let n = self
             .inner
             .decode(&[], &mut self.scratch[..samples], false)
@@ -168,7 +221,7 @@ impl AudioDecoder for OpusDecoder {
         if !has_lbrr(next_payload)? {
             return Ok(0);
         }
-        let samples = plc_length(samples);
+        let samples = plc_length(samples, self.rate);
         let n = self
             .inner
             .decode(next_payload, &mut self.scratch[..samples], true)
@@ -178,9 +231,11 @@ impl AudioDecoder for OpusDecoder {
     }
 }
 
-/// A concealment length libopus accepts: a multiple of 2.5 ms, 2.5..=120 ms.
-fn plc_length(samples: usize) -> usize {
-    (samples / 120 * 120).clamp(120, MAX_FRAME)
+/// A concealment length libopus accepts at `rate`: a multiple of 2.5 ms,
+/// 2.5..=120 ms.
+fn plc_length(samples: usize, rate: u32) -> usize {
+    let u = unit(rate);
+    (samples / u * u).clamp(u, u * 48)
 }
 
 /// Whether the first Opus frame of `packet` carries SILK LBRR (in-band FEC)

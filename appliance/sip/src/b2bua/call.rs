@@ -1093,6 +1093,10 @@ impl Call {
             self.end(now, ctx, Disposition::Answered, reason, 200);
             return;
         }
+        if request.method == Method::INFO && self.transcoding.is_some() {
+            self.dtmf_info(ctx, side, tx, request);
+            return;
+        }
         let is_invite = request.method == Method::INVITE;
         if is_invite && (self.forwarding_invite || self.retx.iter().any(|(_, r)| !r.is_done())) {
             ctx.reply(tx, &request, 491, None);
@@ -1143,6 +1147,43 @@ impl Call {
             out,
             destination,
         );
+    }
+
+    /// INFO on a transcoded call: the media engine terminates RTP, so a
+    /// `application/dtmf-relay` digit becomes RFC 4733 events towards the
+    /// other leg (the caller parses the body, see [`Event::DtmfInfo`]);
+    /// other bodies are answered 415 with `Accept: application/dtmf-relay`.
+    fn dtmf_info<R: Entropy>(
+        &mut self,
+        ctx: &mut Ctx<R>,
+        side: Side,
+        tx: TransactionId,
+        request: Request,
+    ) {
+        let is_dtmf_relay = request
+            .headers
+            .get(&HeaderName::CONTENT_TYPE)
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/dtmf-relay"));
+        if !is_dtmf_relay {
+            let mut response = response_to(
+                &request,
+                StatusCode::new(415).unwrap_or(StatusCode::SERVER_INTERNAL_ERROR),
+                None,
+            );
+            response
+                .headers
+                .push(HeaderName::ACCEPT, "application/dtmf-relay");
+            ctx.respond(tx, response);
+            return;
+        }
+        ctx.events.push_back(Event::DtmfInfo {
+            call_id_ref: self.id,
+            from: side,
+            tx,
+            body: request.body.clone(),
+        });
+        ctx.infos.insert(tx, request);
     }
 
     /// Records a remote SDP of `side`: its RTP address and direction.

@@ -41,6 +41,8 @@ pub(crate) struct Ctx<R> {
     pub(crate) commands: VecDeque<Command>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) media: VecDeque<MediaInstruction>,
+    /// INFO requests handed out as [`Event::DtmfInfo`], awaiting their answer.
+    pub(crate) infos: HashMap<TransactionId, Request>,
 }
 
 impl<R: Entropy> Ctx<R> {
@@ -54,6 +56,7 @@ impl<R: Entropy> Ctx<R> {
             commands: VecDeque::new(),
             events: VecDeque::new(),
             media: VecDeque::new(),
+            infos: HashMap::new(),
         }
     }
 

@@ -149,6 +149,15 @@ impl<R: Entropy> B2bua<R> {
         }
     }
 
+    /// Answers an INFO handed out as [`Event::DtmfInfo`] with `status`
+    /// (200: the digit was taken; 400: the body was not a digit). Unknown
+    /// transactions are ignored.
+    pub fn answer_info(&mut self, tx: TransactionId, status: u16) {
+        if let Some(request) = self.ctx.infos.remove(&tx) {
+            self.ctx.reply(tx, &request, status, None);
+        }
+    }
+
     /// Number of calls held (including ended calls with transactions still
     /// outstanding).
     pub fn len(&self) -> usize {

@@ -413,4 +413,18 @@ pub enum Event {
     },
     /// The call is over.
     CallEnded(Box<CallSummary>),
+    /// A SIP INFO with an `application/dtmf-relay` body arrived from `from`
+    /// on a transcoded call (on a relayed call INFO is forwarded to the
+    /// other leg instead). The body is for the caller to parse; answer with
+    /// [`super::B2bua::answer_info`] (200 when it was a digit, 400 when not).
+    DtmfInfo {
+        /// The call.
+        call_id_ref: CallRef,
+        /// Who sent it.
+        from: Side,
+        /// The INFO's server transaction.
+        tx: TransactionId,
+        /// The body.
+        body: Vec<u8>,
+    },
 }
