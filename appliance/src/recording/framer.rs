@@ -5,7 +5,9 @@
 //! bridge's tap). A party's next frame is placed right after its previous
 //! one while the timestamp agrees within [`FramerConfig::tolerance`]
 //! (absorbing scheduling jitter without clicks). A later timestamp opens a
-//! gap that is filled with silence (a party on hold, DTX, lost packets); an
+//! gap of whole frames (the timestamp rounded down to the party's frame
+//! grid)
+//! that is filled with silence (a party on hold, DTX, lost packets); an
 //! earlier one means the party delivers faster than real time, and the
 //! frame is dropped to pull it back. A party that sends nothing is silent.
 //!
@@ -149,8 +151,12 @@ impl StereoFramer {
         let place = match track.cursor {
             None => stamped,
             Some(cursor) if stamped > cursor + tolerance => {
+                // Missing frames: the gap is a whole number of this
+                // party's frames (rounded down: a timestamp is late, never
+                // early), so delivery jitter does not shift the party.
                 self.stats.gaps += 1;
-                stamped
+                let len = pcm.len() as u64;
+                cursor + (stamped - cursor) / len * len
             }
             Some(cursor) if stamped + tolerance < cursor => {
                 self.stats.dropped_frames += 1;
@@ -307,6 +313,19 @@ mod tests {
             assert!(frame.chunks(2).all(|lr| lr == [left, 0]), "frame {i}");
         }
         assert_eq!(f.stats().gaps, 1);
+    }
+
+    #[test]
+    fn a_jittered_frame_after_a_gap_stays_on_the_frame_grid() {
+        let t0 = Instant::now();
+        let mut f = framer(t0);
+        f.push(Party::A, t0, &[1; 160]);
+        // Five frames missing, the next one stamped 17 ms late.
+        f.push(Party::A, t0 + ms(120 + 17), &[2; 160]);
+        let frames = drain(&mut f, t0 + ms(140 + 200));
+        assert_eq!(frames.len(), 7);
+        assert!(frames[6].chunks(2).all(|lr| lr == [2, 0]));
+        assert!(frames[5].iter().all(|s| *s == 0));
     }
 
     #[test]

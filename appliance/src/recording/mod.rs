@@ -20,6 +20,7 @@
 //!   connected.
 //!
 //! Shell (files, threads, `SQLite`, `statvfs`):
+//! - [`decrypt`]: the `recording decrypt` command;
 //! - [`recorder`]: one recording file: frames in, batches written and
 //!   `fsync`ed, finalised with duration and SHA-256;
 //! - [`recovery`]: at start, repairs recordings a crash left unfinished;
@@ -29,6 +30,7 @@
 
 pub mod batch;
 pub mod consent;
+pub mod decrypt;
 pub mod framer;
 pub mod ogg;
 pub mod policy;
