@@ -95,6 +95,7 @@ pub struct Recorder {
     hasher: Option<Sha256>,
     bytes: u64,
     flushed_ms: u64,
+    drained: bool,
 }
 
 /// Hex of a digest.
@@ -183,6 +184,7 @@ impl Recorder {
             hasher,
             bytes: bytes.len() as u64,
             flushed_ms: 0,
+            drained: false,
         })
     }
 
@@ -214,7 +216,9 @@ impl Recorder {
     /// Adds `pcm` (mono, at the recording's rate) of `party` whose first
     /// sample was captured at `at`.
     pub fn push(&mut self, party: Party, at: Instant, pcm: &[i16]) {
-        self.framer.push(party, at, pcm);
+        if !self.drained {
+            self.framer.push(party, at, pcm);
+        }
     }
 
     /// When [`Recorder::handle_timeout`] should run next.
@@ -225,7 +229,7 @@ impl Recorder {
     /// Encodes the frames due at `now` and reports whether a batch is due;
     /// call [`Recorder::flush`] (after checking free space) when it is.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<bool, RecorderError> {
-        while let Some(frame) = self.framer.poll_frame(now) {
+        while let Some(frame) = self.framer.poll_frame(now).filter(|_| !self.drained) {
             self.stream.write_frame(&frame, self.batcher.buffer_mut())?;
         }
         Ok(self.batcher.is_due(now))
@@ -274,14 +278,26 @@ impl Recorder {
         Ok(())
     }
 
+    /// Encodes the rest of both parties' audio and the end of stream into
+    /// the buffer, so [`Recorder::pending_bytes`] tells what
+    /// [`Recorder::finish`] will write. No more audio is accepted after it.
+    pub fn drain(&mut self) -> Result<(), RecorderError> {
+        if self.drained {
+            return Ok(());
+        }
+        self.drained = true;
+        for frame in self.framer.finish() {
+            self.stream.write_frame(&frame, self.batcher.buffer_mut())?;
+        }
+        self.stream.finish(self.batcher.buffer_mut());
+        Ok(())
+    }
+
     /// Ends the recording: the rest of both parties' audio, the end of
     /// stream, `fsync`, checksum.
     pub fn finish(mut self) -> Result<Finished, RecorderError> {
-        let mut rest = self.batcher.take_all();
-        for frame in self.framer.finish() {
-            self.stream.write_frame(&frame, &mut rest)?;
-        }
-        self.stream.finish(&mut rest);
+        self.drain()?;
+        let rest = self.batcher.take_all();
         let duration_ms = self.stream.duration_ms();
         self.close(&rest, duration_ms)
     }

@@ -221,7 +221,6 @@ impl RecordingService {
             store,
             active: HashMap::new(),
             next_janitor: Instant::now(),
-            refusing: false,
         };
         worker.refresh_stored_bytes();
         let thread = std::thread::Builder::new()
@@ -347,9 +346,6 @@ struct Worker {
     /// Bytes of the finished recordings in the index.
     stored_bytes: u64,
     next_janitor: Instant,
-    /// The last retention run could not make room: new recordings are
-    /// refused until one does.
-    refusing: bool,
 }
 
 impl Worker {
@@ -398,16 +394,14 @@ impl Worker {
     }
 
     fn start(&mut self, request: &StartRequest) -> Result<String, ServiceError> {
-        if self.refusing {
-            // Maybe space was freed since (an operator, a finished call).
-            self.enforce()?;
-            if self.refusing {
-                tracing::warn!(
-                    code = "recording.quota_exceeded",
-                    "recording refused: no room"
-                );
-                return Err(ServiceError::QuotaExceeded);
-            }
+        // Room for at least the headers within the quota and the floor,
+        // after deleting old recordings when needed.
+        if !self.room_for(BATCH_OVERHEAD) {
+            tracing::warn!(
+                code = "recording.quota_exceeded",
+                "recording refused: no room"
+            );
+            return Err(ServiceError::QuotaExceeded);
         }
         let now = OffsetDateTime::now_utc();
         let mut random = [0u8; 4 + 19];
@@ -481,9 +475,29 @@ impl Worker {
     fn stop(&mut self, id: &str) -> Result<Finished, ServiceError> {
         let active = self
             .active
-            .remove(id)
+            .get_mut(id)
             .ok_or_else(|| ServiceError::UnknownRecording(id.to_owned()))?;
-        let result = active.recorder.finish();
+        let drained = active.recorder.drain();
+        let pending = active.recorder.pending_bytes() as u64 + BATCH_OVERHEAD;
+        if let Err(error) = drained {
+            self.fail(id, &error);
+            return Err(error.into());
+        }
+        // The last write is checked like every batch.
+        let room = self.room_for(pending);
+        let Some(active) = self.active.remove(id) else {
+            return Err(ServiceError::UnknownRecording(id.to_owned()));
+        };
+        let result = if room {
+            active.recorder.finish()
+        } else {
+            tracing::warn!(
+                code = "recording.quota_exceeded",
+                recording = %id,
+                "recording cut at its last batch: quota or free-space floor reached"
+            );
+            active.recorder.abort()
+        };
         self.close(&active.row, result, RecordingState::Complete)
     }
 
@@ -547,7 +561,6 @@ impl Worker {
                     recording = %id,
                     "recording stopped: quota or free-space floor reached"
                 );
-                self.refusing = true;
                 let result = active.recorder.abort();
                 let _ = self.close(&active.row, result, RecordingState::Complete);
                 continue;
@@ -578,7 +591,7 @@ impl Worker {
         if fits(self) {
             return true;
         }
-        if let Err(error) = self.enforce() {
+        if let Err(error) = self.enforce_with(pending) {
             tracing::error!(%error, "recording retention job failed");
         }
         fits(self)
@@ -606,6 +619,12 @@ impl Worker {
     }
 
     fn enforce(&mut self) -> Result<Plan, ServiceError> {
+        self.enforce_with(0)
+    }
+
+    /// The retention job, making room for `extra` more bytes within the
+    /// quota and above the floor.
+    fn enforce_with(&mut self, extra: u64) -> Result<Plan, ServiceError> {
         let free =
             (self.config.free_space)(&self.config.dir).map_err(|source| ServiceError::Dir {
                 path: self.config.dir.clone(),
@@ -616,17 +635,20 @@ impl Worker {
             .iter()
             .map(|(id, a)| (id.to_string(), a.recorder.bytes()))
             .collect();
+        let limits = Limits {
+            quota_bytes: self.config.limits.quota_bytes.saturating_sub(extra),
+            min_free_bytes: self.config.limits.min_free_bytes.saturating_add(extra),
+        };
         let plan = enforce(
             &mut self.store,
             &self.config.dir,
-            self.config.limits,
+            limits,
             free,
             &active,
             OffsetDateTime::now_utc(),
-        )?;
-        self.refusing = plan.short;
+        );
         self.refresh_stored_bytes();
-        Ok(plan)
+        Ok(plan?)
     }
 }
 
