@@ -1,0 +1,73 @@
+//! Call recording (issue 4): stereo files, one channel per party, in
+//! Ogg/Opus or WAV, written in SD-card-friendly batches, crash-safe,
+//! indexed in `SQLite`, optionally encrypted, with retention and a disk
+//! quota.
+//!
+//! Sans-IO cores (deterministic, `now` passed in, no files):
+//! - [`ogg`]: Ogg pages (RFC 3533), `OpusHead`/`OpusTags` (RFC 7845), the
+//!   page scanner crash recovery uses;
+//! - [`wav`]: RIFF/WAVE header, its rewrite, a reader;
+//! - [`stream`]: stereo frames to file bytes (Opus encoder + Ogg muxer, or
+//!   PCM);
+//! - [`framer`]: aligns the two parties' PCM into stereo frames;
+//! - [`batch`]: when buffered bytes are written and synced;
+//! - [`seal`]: chunked XChaCha20-Poly1305 encryption at rest;
+//! - [`retention`]: which recordings to delete (age, quota, free-space
+//!   floor), oldest first;
+//! - [`policy`]: which policy applies to a call, on-demand start by DTMF
+//!   code or command;
+//! - [`consent`]: the consent announcement before the parties are
+//!   connected.
+//!
+//! Shell (files, threads, `SQLite`, `statvfs`):
+//! - [`decrypt`]: the `recording decrypt` command;
+//! - [`recorder`]: one recording file: frames in, batches written and
+//!   `fsync`ed, finalised with duration and SHA-256;
+//! - [`recovery`]: at start, repairs recordings a crash left unfinished;
+//! - [`space`]: free space of the recordings' file system;
+//! - [`service`]: the recording thread: [`RecorderHandle`] per call, the
+//!   index, the retention and quota job.
+
+pub mod batch;
+pub mod consent;
+pub mod decrypt;
+pub mod framer;
+pub mod ogg;
+pub mod policy;
+pub mod recorder;
+pub mod recovery;
+pub mod retention;
+pub mod seal;
+pub mod service;
+pub mod space;
+pub mod stream;
+pub mod wav;
+
+pub use framer::Party;
+pub use service::{RecorderHandle, RecordingService, ServiceConfig};
+
+/// A validated [`RecordingPolicy`](voip_shared::site_config::RecordingPolicy)
+/// from raw values, for tests (the type is non-exhaustive): validated as
+/// part of the example site configuration.
+#[cfg(test)]
+pub(crate) fn testing_policy(
+    raw: voip_shared::site_config::RawRecordingPolicy,
+) -> voip_shared::site_config::RecordingPolicy {
+    use voip_shared::site_config::RawSiteConfig;
+    let mut site: RawSiteConfig = toml::from_str(include_str!("../../../docs/examples/site.toml"))
+        .unwrap_or_else(|e| {
+            panic!("example site configuration: {e}");
+        });
+    for e in &mut site.extensions {
+        e.recording_policy = None;
+    }
+    let name = raw.name.clone();
+    site.recording_policies = vec![raw];
+    match site.validate() {
+        Ok(c) => c
+            .recording_policy(&name)
+            .cloned()
+            .unwrap_or_else(|| panic!("policy {name} missing")),
+        Err(e) => panic!("invalid test policy: {e:?}"),
+    }
+}
