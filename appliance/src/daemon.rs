@@ -487,6 +487,7 @@ pub async fn run(
         relay_events,
         store: store.sender(),
         resolver,
+        recording: Some(recording.handle()),
     })?;
     let shared = Arc::new(Shared {
         appliance_id: bootstrap.appliance_id.clone(),

@@ -17,14 +17,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use voip_media::codec::CodecKind;
+use voip_shared::site_config::{RecordingMode, RecordingPolicy};
 use voip_media::{LegConfig, MediaDirection, RelayConfig};
 use voip_sip::b2bua::{CallRef as SipCall, MediaPorts, Side};
 use voip_sip::sdp::Direction;
 
+use crate::media_relay::record_tap::{CommandRefused, RecordingCommand, RecordingSetup};
 use crate::media_relay::{
     self, EchoConfig, Leg, LegSpec, LocalLeg, RelayError, RelayHandle, RelayManager,
 };
+use crate::recording::consent::Prompt;
+use crate::recording::service::ServiceHandle;
 
 /// Period of per-leg quality samples (issue 4: every 5 s and at call end).
 const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
@@ -34,6 +39,19 @@ const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
 enum Op {
     SetRemote(Leg, LegConfig),
     SetDirection(Leg, MediaDirection),
+    Recording(RecordingCommand, oneshot::Sender<RecordingAnswer>),
+}
+
+/// The answer to a recording command for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingAnswer {
+    /// Started or stopped.
+    Done,
+    /// Refused (policy `never`, already recording, not recording, or a
+    /// call without recording support such as the echo test).
+    Refused(CommandRefused),
+    /// No such call with media.
+    NoSuchCall,
 }
 
 #[derive(Debug)]
@@ -60,6 +78,9 @@ pub(crate) struct MediaBridge {
     /// Call id and legs still to send their last quality sample, per
     /// running (or stopping) relay; outlives `release` until those arrive.
     sample_owners: HashMap<media_relay::CallRef, (String, u8)>,
+    /// The recording service and the consent prompt; `None`: calls are
+    /// not recorded.
+    recording: Option<(ServiceHandle, Prompt)>,
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -141,6 +162,15 @@ fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<
             let result = match op {
                 Op::SetRemote(leg, remote) => handle.set_remote(leg, remote).await,
                 Op::SetDirection(leg, direction) => handle.set_direction(leg, direction).await,
+                Op::Recording(command, reply) => {
+                    let answer = match handle.recording(command).await {
+                        Ok(Ok(())) => RecordingAnswer::Done,
+                        Ok(Err(refused)) => RecordingAnswer::Refused(refused),
+                        Err(_) => RecordingAnswer::NoSuchCall,
+                    };
+                    let _ = reply.send(answer);
+                    Ok(())
+                }
             };
             match result {
                 Ok(()) => {}
@@ -165,8 +195,20 @@ fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<
 }
 
 impl MediaBridge {
-    pub(crate) fn new(manager: RelayManager, media_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        manager: RelayManager,
+        media_timeout: Duration,
+        recording: Option<ServiceHandle>,
+    ) -> Self {
+        let recording = recording.and_then(|service| match Prompt::consent_nl() {
+            Ok(prompt) => Some((service, prompt)),
+            Err(error) => {
+                tracing::error!(%error, "the consent prompt is unusable; calls are not recorded");
+                None
+            }
+        });
         MediaBridge {
+            recording,
             manager,
             media_timeout,
             calls: HashMap::new(),
@@ -255,7 +297,81 @@ impl MediaBridge {
         Ok(ports)
     }
 
-    /// Starts (or updates) the two-leg relay of `call`.
+    /// Starts or stops the recording of the call with id `call_id`; the
+    /// answer comes on `reply`.
+    pub(crate) fn recording_command(
+        &self,
+        call_id: &str,
+        command: RecordingCommand,
+        reply: oneshot::Sender<RecordingAnswer>,
+    ) {
+        let Some(control) = self
+            .calls
+            .values()
+            .find(|c| c.call_id == call_id)
+            .and_then(|c| c.control.as_ref())
+        else {
+            let _ = reply.send(RecordingAnswer::NoSuchCall);
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(op) | mpsc::error::TrySendError::Closed(op)) =
+            control.try_send(Op::Recording(command, reply))
+            && let Op::Recording(_, reply) = op
+        {
+            let _ = reply.send(RecordingAnswer::NoSuchCall);
+        }
+    }
+
+    /// What the relay of a call under `policy` needs to record it; `None`
+    /// when it is never recorded or there is no recording service.
+    fn recording_setup(
+        &self,
+        call_id: &str,
+        payloads: &[(voip_sip::sdp::PayloadType, voip_sip::sdp::Codec)],
+        policy: Option<&RecordingPolicy>,
+    ) -> Option<RecordingSetup> {
+        let policy = policy?;
+        if policy.mode == RecordingMode::Never {
+            return None;
+        }
+        let (service, prompt) = self.recording.as_ref()?;
+        let mut audio = Vec::new();
+        let mut telephone_events = Vec::new();
+        for (pt, codec) in payloads {
+            let name = codec.name.to_ascii_lowercase();
+            let kind = match name.as_str() {
+                "pcmu" => Some(CodecKind::Pcmu),
+                "pcma" => Some(CodecKind::Pcma),
+                "g722" => Some(CodecKind::G722),
+                "opus" => Some(CodecKind::Opus),
+                "telephone-event" => {
+                    telephone_events.push(pt.get());
+                    None
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                audio.push((pt.get(), kind));
+            }
+        }
+        let mut seed = [0u8; 8];
+        if getrandom::fill(&mut seed).is_err() {
+            tracing::warn!("no entropy for the prompt's RTP identity");
+        }
+        Some(RecordingSetup {
+            call_id: call_id.to_owned(),
+            policy: policy.clone(),
+            audio,
+            telephone_events,
+            service: service.clone(),
+            prompt: prompt.clone(),
+            seed: u64::from_le_bytes(seed),
+        })
+    }
+
+    /// Starts (or updates) the two-leg relay of `call`; a call under a
+    /// recording policy gets the recording relay.
+    #[allow(clippy::too_many_arguments, reason = "the relay command's fields")]
     pub(crate) fn relay(
         &mut self,
         call: SipCall,
@@ -263,7 +379,14 @@ impl MediaBridge {
         a_remote: SocketAddr,
         b_local_port: u16,
         b_remote: SocketAddr,
+        payloads: &[(voip_sip::sdp::PayloadType, voip_sip::sdp::Codec)],
+        recording: Option<&RecordingPolicy>,
     ) {
+        let setup = self
+            .calls
+            .get(&call)
+            .filter(|s| s.pending.is_some())
+            .and_then(|s| self.recording_setup(&s.call_id, payloads, recording));
         let timeout = self.media_timeout;
         let Some(state) = self.calls.get_mut(&call) else {
             tracing::warn!("relay requested for a call without ports");
@@ -295,7 +418,13 @@ impl MediaBridge {
                 local: b,
                 remote: LegConfig::with_rtcp_port_plus_one(b_remote),
             };
-            match self.manager.create_relay(state.media, a, b, config) {
+            let created = match setup {
+                Some(setup) => self
+                    .manager
+                    .create_recorded_relay(state.media, a, b, config, setup),
+                None => self.manager.create_relay(state.media, a, b, config),
+            };
+            match created {
                 Ok(handle) => {
                     self.sample_owners
                         .insert(state.media, (state.call_id.clone(), 2));

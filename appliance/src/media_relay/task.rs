@@ -13,6 +13,7 @@ use voip_media::quality::QualitySample;
 use voip_media::{Event, Leg, LegConfig, MediaDirection, Port, Relay, Transmit};
 
 use super::echo::Echo;
+use super::record_tap::{CommandRefused, RecordingCommand};
 use super::{
     CallRef, IoCounters, LegStats, MAX_DATAGRAM, PortLease, RelayError, RelayEvent, RelayEventKind,
     RelayStats, ensure_rtcp, now,
@@ -41,6 +42,10 @@ pub(crate) enum Command {
     Stats {
         reply: oneshot::Sender<RelayStats>,
     },
+    Recording {
+        command: RecordingCommand,
+        reply: oneshot::Sender<Result<(), CommandRefused>>,
+    },
     Stop {
         reply: oneshot::Sender<RelayStats>,
     },
@@ -67,6 +72,14 @@ pub(crate) trait Core: Send + 'static {
     fn leg_stats(&self, leg: Leg) -> LegStats;
     fn poll_sample(&mut self) -> Option<QualitySample>;
     fn finish(&mut self, now: Instant);
+    /// A recording command; only a relay with recording takes it.
+    fn recording(
+        &mut self,
+        _now: Instant,
+        _command: RecordingCommand,
+    ) -> Result<(), CommandRefused> {
+        Err(CommandRefused::NotSupported)
+    }
 }
 
 impl Core for Relay {
@@ -355,6 +368,9 @@ impl<C: Core> Task<C> {
             }
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats(io));
+            }
+            Command::Recording { command, reply } => {
+                let _ = reply.send(self.core.recording(now(), command));
             }
             Command::Stop { reply } => return Some(Exit::Stop(reply)),
         }

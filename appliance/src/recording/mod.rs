@@ -17,7 +17,8 @@
 //! - [`policy`]: which policy applies to a call, on-demand start by DTMF
 //!   code or command;
 //! - [`consent`]: the consent announcement before the parties are
-//!   connected.
+//!   connected;
+//! - [`prompt`]: that announcement as RTP in each leg's codec.
 //!
 //! Shell (files, threads, `SQLite`, `statvfs`):
 //! - [`decrypt`]: the `recording decrypt` command;
@@ -34,6 +35,7 @@ pub mod decrypt;
 pub mod framer;
 pub mod ogg;
 pub mod policy;
+pub mod prompt;
 pub mod recorder;
 pub mod recovery;
 pub mod retention;

@@ -210,6 +210,9 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// OPTIONS keepalive interval; `None` when disabled.
     pub options_interval: Option<Duration>,
+    /// Name of its recording policy (exists), if any: applies when neither
+    /// extension of a call over the trunk has one.
+    pub recording_policy: Option<String>,
 }
 
 impl Trunk {

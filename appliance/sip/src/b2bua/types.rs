@@ -199,6 +199,10 @@ pub enum MediaInstruction {
         b_local_port: u16,
         /// Where B wants RTP.
         b_remote: SocketAddr,
+        /// Payload types of the relayed stream and their codecs (the
+        /// negotiated answer's first, then the offer's), so the media path
+        /// can decode what it relays (call recording) without changing it.
+        payloads: Vec<(crate::sdp::PayloadType, crate::sdp::Codec)>,
     },
     /// `side` declared a new direction in its SDP (hold: `sendonly`,
     /// `inactive`, or `c=0.0.0.0` reported as `Inactive`); the relay suspends
