@@ -381,10 +381,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
+    let engine = shared.engine.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(shared)
+        .merge(crate::recording::http::router(engine))
 }
 
 /// Reads the secrets file; a missing file is a warning (empty secrets).
@@ -501,7 +503,12 @@ pub async fn run(
     let notifier = crate::sd_notify::Notifier::from_env();
     notifier.notify("READY=1");
     let watchdog = crate::sd_notify::spawn_watchdog(&notifier);
-    let served = axum::serve(listener, router(shared))
+    // The peer address lets the recording command refuse non-loopback
+    // clients.
+    let served = axum::serve(
+        listener,
+        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartError::Http);

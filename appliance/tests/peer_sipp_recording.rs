@@ -13,6 +13,9 @@
 //!   (`sha256sum`) and name the call's CDR call id.
 //! - `on_demand`: the caller dials `*1` as RFC 4733 events in the relayed
 //!   stream; a recording appears, from the code to the hang-up.
+//! - The local command: `GET /calls` lists the call, `POST
+//!   /calls/{call_id}/recording` starts and stops an on-demand recording
+//!   (repeats and unknown calls are refused).
 //! - A SIGKILL of the daemon mid-recording: at restart the file is
 //!   recovered (`recovered` in the index, `ffprobe` reads it).
 //!
@@ -317,6 +320,31 @@ fn channel_rms(file: &Path) -> (f64, f64) {
     (rms(0), rms(1))
 }
 
+/// An HTTP/1.1 request with a JSON body; returns (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad response {response}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
 fn sha256sum(file: &Path) -> String {
     let tool = require_tool("sha256sum", "coreutils");
     let out = Command::new(tool).arg(file).output().unwrap();
@@ -471,6 +499,57 @@ fn on_demand_code_in_the_relayed_stream_starts_a_recording() {
         "ffprobe duration {seconds} s, code dialled {recorded} s before the end"
     );
     assert_eq!(sha.as_deref(), Some(sha256sum(&file).as_str()));
+}
+
+#[test]
+fn local_command_starts_and_stops_an_on_demand_recording() {
+    let dir = temp_dir("rec-command");
+    let site = site_with_policy(
+        "mode = \"on_demand\"\nconsent_announcement = false\nformat = \"wav\"\n",
+    );
+    let appliance = Appliance::start_full(&dir, &site, &[], "", RECORDING_TOML);
+    let media = CallerMedia::start();
+    let (mut uac, mut uas) = call(&dir, &appliance, &media);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while media.received().len() < 25 {
+        assert!(Instant::now() < deadline, "no media\n{}", appliance.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, body) = http(appliance.http, "GET", "/calls", "");
+    assert_eq!(status, 200, "{body}");
+    let calls: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids = calls["calls"].as_array().unwrap();
+    assert_eq!(ids.len(), 1, "{body}");
+    let id = ids[0].as_str().unwrap().to_owned();
+    let path = format!("/calls/{id}/recording");
+    let start = r#"{"action":"start"}"#;
+    let stop = r#"{"action":"stop"}"#;
+
+    assert_eq!(http(appliance.http, "POST", "/calls/nope/recording", start).0, 404);
+    assert_eq!(http(appliance.http, "POST", &path, r#"{"action":"pause"}"#).0, 422);
+    assert_eq!(http(appliance.http, "POST", &path, stop).0, 409, "nothing to stop yet");
+    let (status, body) = http(appliance.http, "POST", &path, start);
+    let started = Instant::now();
+    assert_eq!((status, body.as_str()), (200, r#"{"recording":true}"#));
+    assert_eq!(http(appliance.http, "POST", &path, start).0, 409, "already recording");
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, body) = http(appliance.http, "POST", &path, stop);
+    let stopped = Instant::now();
+    assert_eq!((status, body.as_str()), (200, r#"{"recording":false}"#));
+    let (call_id, file, state, _, _, _) = finished_recording(&appliance, Duration::from_secs(10));
+    assert_eq!(call_id, id);
+    assert_eq!(state, "complete");
+    uac.finish_ok(&appliance);
+    uas.finish_ok(&appliance);
+    let _ = media.stop();
+    let (channels, seconds) = ffprobe(&recording_file(&appliance, &file));
+    assert_eq!(channels, 2);
+    let commanded = stopped.duration_since(started).as_secs_f64();
+    eprintln!("recording {seconds} s, commanded {commanded} s");
+    assert!(
+        (seconds - commanded).abs() <= 0.5,
+        "ffprobe duration {seconds} s, started {commanded} s before the stop"
+    );
 }
 
 #[test]

@@ -297,6 +297,18 @@ impl MediaBridge {
         Ok(ports)
     }
 
+    /// The call ids of the calls whose relay or echo runs.
+    pub(crate) fn active_call_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.control.is_some())
+            .map(|c| c.call_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Starts or stops the recording of the call with id `call_id`; the
     /// answer comes on `reply`.
     pub(crate) fn recording_command(

@@ -183,6 +183,7 @@ enum Command {
         secrets: Secrets,
     },
     Stats(oneshot::Sender<EngineStats>),
+    ActiveCalls(oneshot::Sender<Vec<String>>),
     Recording {
         call_id: String,
         command: RecordingCommand,
@@ -213,6 +214,7 @@ impl std::fmt::Debug for Command {
             Command::Reload { .. } => "Reload",
             Command::Stats(_) => "Stats",
             Command::Recording { .. } => "Recording",
+            Command::ActiveCalls(_) => "ActiveCalls",
             Command::Shutdown { .. } => "Shutdown",
         })
     }
@@ -223,6 +225,14 @@ impl EngineHandle {
     pub async fn stats(&self) -> Option<EngineStats> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Stats(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The call ids (as in the CDR) of the calls whose media runs now;
+    /// `None` if the engine has stopped.
+    pub async fn active_calls(&self) -> Option<Vec<String>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::ActiveCalls(tx)).await.ok()?;
         rx.await.ok()
     }
 
@@ -523,6 +533,9 @@ impl Task {
                 command,
                 reply,
             } => self.media.recording_command(&call_id, command, reply),
+            Command::ActiveCalls(reply) => {
+                let _ = reply.send(self.media.active_call_ids());
+            }
             Command::Shutdown { .. } => {}
         }
     }

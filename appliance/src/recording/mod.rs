@@ -22,6 +22,7 @@
 //!
 //! Shell (files, threads, `SQLite`, `statvfs`):
 //! - [`decrypt`]: the `recording decrypt` command;
+//! - [`http`]: the local start/stop command (`POST /calls/{call_id}/recording`);
 //! - [`recorder`]: one recording file: frames in, batches written and
 //!   `fsync`ed, finalised with duration and SHA-256;
 //! - [`recovery`]: at start, repairs recordings a crash left unfinished;
@@ -32,6 +33,7 @@
 pub mod batch;
 pub mod consent;
 pub mod decrypt;
+pub mod http;
 pub mod framer;
 pub mod ogg;
 pub mod policy;
