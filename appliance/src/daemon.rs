@@ -509,9 +509,9 @@ pub async fn run(
         listener,
         router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartError::Http);
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(StartError::Http);
     notifier.notify("STOPPING=1");
     if let Some(watchdog) = watchdog {
         watchdog.abort();

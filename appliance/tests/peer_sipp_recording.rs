@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use peer_support::{
-    Appliance, PBX_IP, Sipp, SippRun, free_udp_port, password, register, require_tool,
-    rtp_range, site_config, temp_dir, wait_udp_bound,
+    Appliance, PBX_IP, Sipp, SippRun, free_udp_port, password, register, require_tool, rtp_range,
+    site_config, temp_dir, wait_udp_bound,
 };
 use voip_media::codec::{CodecKind, OpusSettings, new_encoder};
 use voip_media::dtmf::{DtmfEvent, TelephoneEvent};
@@ -137,14 +137,16 @@ impl CallerMedia {
                     if let Some(d) = digit {
                         // One 100 ms event: start, update, three end packets
                         // (RFC 4733 2.5.1.4), all with the event's timestamp.
-                        for (k, end) in [(1u16, false), (2, false), (5, true), (5, true), (5, true)] {
+                        for (k, end) in [(1u16, false), (2, false), (5, true), (5, true), (5, true)]
+                        {
                             let event = TelephoneEvent {
                                 event: DtmfEvent::from_digit(d).unwrap(),
                                 end,
                                 volume: 10,
                                 duration: 160 * k,
                             };
-                            let mut h = RtpHeader::new(PayloadType(101), SeqNo(seq), ts, Ssrc(CALLER_SSRC));
+                            let mut h =
+                                RtpHeader::new(PayloadType(101), SeqNo(seq), ts, Ssrc(CALLER_SSRC));
                             h.marker = k == 1 && !end;
                             let mut p = Vec::new();
                             h.write_packet(&event.to_bytes(), 0, &mut p).unwrap();
@@ -157,7 +159,8 @@ impl CallerMedia {
                             .map(|i| {
                                 let t = f64::from(ts + i) / 8000.0;
                                 #[allow(clippy::cast_possible_truncation, reason = "amplitude")]
-                                let s = ((2.0 * std::f64::consts::PI * 440.0 * t).sin() * 8000.0) as i16;
+                                let s = ((2.0 * std::f64::consts::PI * 440.0 * t).sin() * 8000.0)
+                                    as i16;
                                 s
                             })
                             .collect();
@@ -249,7 +252,14 @@ fn finished_recording(appliance: &Appliance, limit: Duration) -> Row {
             .prepare("SELECT call_id, path, state, duration_ms, bytes, sha256 FROM recordings")
             .and_then(|mut st| {
                 st.query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?
                 .collect()
             })
@@ -272,7 +282,12 @@ fn finished_recording(appliance: &Appliance, limit: Duration) -> Row {
 fn ffprobe(file: &Path) -> (u32, f64) {
     let ffprobe = require_tool("ffprobe", "ffmpeg");
     let out = Command::new(ffprobe)
-        .args(["-v", "error", "-show_entries", "stream=channels:format=duration"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=channels:format=duration",
+        ])
         .args(["-of", "default=noprint_wrappers=1"])
         .arg(file)
         .output()
@@ -291,7 +306,10 @@ fn ffprobe(file: &Path) -> (u32, f64) {
             .unwrap_or_else(|| panic!("ffprobe gave no {key}: {text}"))
             .to_owned()
     };
-    (value("channels").parse().unwrap(), value("duration").parse().unwrap())
+    (
+        value("channels").parse().unwrap(),
+        value("duration").parse().unwrap(),
+    )
 }
 
 /// RMS of the left and right channel of `file` (decoded by `ffmpeg`).
@@ -303,7 +321,11 @@ fn channel_rms(file: &Path) -> (f64, f64) {
         .args(["-f", "s16le", "-ac", "2", "-"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let samples: Vec<i16> = out
         .stdout
         .chunks_exact(2)
@@ -370,7 +392,11 @@ fn cdr_call_id(appliance: &Appliance) -> String {
         if let Some(id) = id {
             return id;
         }
-        assert!(Instant::now() < deadline, "no call record\n{}", appliance.log());
+        assert!(
+            Instant::now() < deadline,
+            "no call record\n{}",
+            appliance.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -412,11 +438,20 @@ fn always_with_consent_prompts_first_then_records_both_parties_in_stereo() {
         "{} prompt packets, expected {frames}",
         prompt_packets.len()
     );
-    assert!(prompt_packets.iter().all(|r| r.pt == 8), "prompt not in PCMA");
+    assert!(
+        prompt_packets.iter().all(|r| r.pt == 8),
+        "prompt not in PCMA"
+    );
     // It is speech, not silence (A-law silence is 0xD5/0x55).
     let loud = prompt_packets
         .iter()
-        .filter(|r| r.payload.iter().filter(|&&b| b != 0xD5 && b != 0x55).count() > 80)
+        .filter(|r| {
+            r.payload
+                .iter()
+                .filter(|&&b| b != 0xD5 && b != 0x55)
+                .count()
+                > 80
+        })
         .count();
     assert!(loud > frames / 3, "only {loud} prompt packets carry sound");
     let connected = callee.at;
@@ -429,7 +464,11 @@ fn always_with_consent_prompts_first_then_records_both_parties_in_stereo() {
     let (call_id, path, state, duration_ms, bytes, sha) =
         finished_recording(&appliance, Duration::from_secs(10));
     assert_eq!(state, "complete");
-    assert_eq!(call_id, cdr_call_id(&appliance), "index not linked to the CDR");
+    assert_eq!(
+        call_id,
+        cdr_call_id(&appliance),
+        "index not linked to the CDR"
+    );
     let file = recording_file(&appliance, &path);
     let (channels, seconds) = ffprobe(&file);
     assert_eq!(channels, 2);
@@ -452,8 +491,14 @@ fn always_with_consent_prompts_first_then_records_both_parties_in_stereo() {
     );
     #[allow(clippy::cast_precision_loss, reason = "milliseconds of a call")]
     let indexed = duration_ms as f64 / 1000.0;
-    assert!((indexed - seconds).abs() <= 0.1, "index {indexed} s, file {seconds} s");
-    assert_eq!(u64::try_from(bytes).unwrap(), std::fs::metadata(&file).unwrap().len());
+    assert!(
+        (indexed - seconds).abs() <= 0.1,
+        "index {indexed} s, file {seconds} s"
+    );
+    assert_eq!(
+        u64::try_from(bytes).unwrap(),
+        std::fs::metadata(&file).unwrap().len()
+    );
     assert_eq!(sha.as_deref(), Some(sha256sum(&file).as_str()));
 }
 
@@ -485,8 +530,7 @@ fn on_demand_code_in_the_relayed_stream_starts_a_recording() {
     let received = media.stop();
     assert!(received.iter().all(|r| r.ssrc != CALLER_SSRC));
 
-    let (call_id, path, state, _, _, sha) =
-        finished_recording(&appliance, Duration::from_secs(10));
+    let (call_id, path, state, _, _, sha) = finished_recording(&appliance, Duration::from_secs(10));
     assert_eq!(state, "complete");
     assert_eq!(call_id, cdr_call_id(&appliance));
     let file = recording_file(&appliance, &path);
@@ -504,9 +548,8 @@ fn on_demand_code_in_the_relayed_stream_starts_a_recording() {
 #[test]
 fn local_command_starts_and_stops_an_on_demand_recording() {
     let dir = temp_dir("rec-command");
-    let site = site_with_policy(
-        "mode = \"on_demand\"\nconsent_announcement = false\nformat = \"wav\"\n",
-    );
+    let site =
+        site_with_policy("mode = \"on_demand\"\nconsent_announcement = false\nformat = \"wav\"\n");
     let appliance = Appliance::start_full(&dir, &site, &[], "", RECORDING_TOML);
     let media = CallerMedia::start();
     let (mut uac, mut uas) = call(&dir, &appliance, &media);
@@ -525,13 +568,27 @@ fn local_command_starts_and_stops_an_on_demand_recording() {
     let start = r#"{"action":"start"}"#;
     let stop = r#"{"action":"stop"}"#;
 
-    assert_eq!(http(appliance.http, "POST", "/calls/nope/recording", start).0, 404);
-    assert_eq!(http(appliance.http, "POST", &path, r#"{"action":"pause"}"#).0, 422);
-    assert_eq!(http(appliance.http, "POST", &path, stop).0, 409, "nothing to stop yet");
+    assert_eq!(
+        http(appliance.http, "POST", "/calls/nope/recording", start).0,
+        404
+    );
+    assert_eq!(
+        http(appliance.http, "POST", &path, r#"{"action":"pause"}"#).0,
+        422
+    );
+    assert_eq!(
+        http(appliance.http, "POST", &path, stop).0,
+        409,
+        "nothing to stop yet"
+    );
     let (status, body) = http(appliance.http, "POST", &path, start);
     let started = Instant::now();
     assert_eq!((status, body.as_str()), (200, r#"{"recording":true}"#));
-    assert_eq!(http(appliance.http, "POST", &path, start).0, 409, "already recording");
+    assert_eq!(
+        http(appliance.http, "POST", &path, start).0,
+        409,
+        "already recording"
+    );
     std::thread::sleep(Duration::from_secs(2));
     let (status, body) = http(appliance.http, "POST", &path, stop);
     let stopped = Instant::now();
@@ -573,7 +630,11 @@ fn a_recording_cut_by_sigkill_is_recovered_at_restart() {
         if written == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "no recording started\n{}", first.log());
+        assert!(
+            Instant::now() < deadline,
+            "no recording started\n{}",
+            first.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(3));
@@ -605,7 +666,10 @@ fn a_recording_cut_by_sigkill_is_recovered_at_restart() {
     assert!(seconds >= 1.5, "only {seconds} s recovered");
     #[allow(clippy::cast_precision_loss, reason = "milliseconds of a call")]
     let indexed = duration_ms as f64 / 1000.0;
-    assert!((indexed - seconds).abs() <= 0.1, "index {indexed} s, file {seconds} s");
+    assert!(
+        (indexed - seconds).abs() <= 0.1,
+        "index {indexed} s, file {seconds} s"
+    );
     assert_eq!(sha.as_deref(), Some(sha256sum(&file).as_str()));
     drop(second);
     // The first instance's directory went with the second's Drop.

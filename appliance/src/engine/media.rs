@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use voip_media::codec::CodecKind;
-use voip_shared::site_config::{RecordingMode, RecordingPolicy};
 use voip_media::{LegConfig, MediaDirection, RelayConfig};
+use voip_shared::site_config::{RecordingMode, RecordingPolicy};
 use voip_sip::b2bua::{CallRef as SipCall, MediaPorts, Side};
 use voip_sip::sdp::Direction;
 

@@ -620,7 +620,8 @@ impl RelayHandle {
         &self,
         command: record_tap::RecordingCommand,
     ) -> Result<Result<(), record_tap::CommandRefused>, RelayError> {
-        self.ask(|reply| Command::Recording { command, reply }).await
+        self.ask(|reply| Command::Recording { command, reply })
+            .await
     }
 
     /// A snapshot of counters and quality figures.

@@ -154,7 +154,13 @@ impl RecordedRelay {
     /// Wraps `relay` (started at `now` with remotes `a` and `b`); an
     /// `always` policy starts at once (after the prompt when it asks for
     /// consent).
-    pub fn new(now: Instant, relay: Relay, a: LegConfig, b: LegConfig, setup: RecordingSetup) -> Self {
+    pub fn new(
+        now: Instant,
+        relay: Relay,
+        a: LegConfig,
+        b: LegConfig,
+        setup: RecordingSetup,
+    ) -> Self {
         let rate = setup
             .audio
             .first()
@@ -263,7 +269,10 @@ impl RecordedRelay {
 
     fn stop_recording(&mut self) {
         // Dropping the handle finishes the file (without waiting).
-        if !matches!(std::mem::replace(&mut self.recorder, Recorder::Off), Recorder::Off) {
+        if !matches!(
+            std::mem::replace(&mut self.recorder, Recorder::Off),
+            Recorder::Off
+        ) {
             tracing::info!(call_id = %self.setup.call_id, "recording stopped");
         }
         self.prompt = None;
@@ -356,7 +365,11 @@ impl RecordedRelay {
         let samples = if kind.sample_rate() == rate {
             std::mem::take(&mut tap.pcm)
         } else {
-            if tap.resampler.as_ref().is_none_or(|(from, _)| *from != kind.sample_rate()) {
+            if tap
+                .resampler
+                .as_ref()
+                .is_none_or(|(from, _)| *from != kind.sample_rate())
+            {
                 match Resampler::new(kind.sample_rate(), rate) {
                     Ok(r) => tap.resampler = Some((kind.sample_rate(), r)),
                     Err(_) => return,
@@ -426,7 +439,11 @@ impl RecordedRelay {
     }
 
     /// A start or stop command.
-    pub fn command(&mut self, now: Instant, command: RecordingCommand) -> Result<(), CommandRefused> {
+    pub fn command(
+        &mut self,
+        now: Instant,
+        command: RecordingCommand,
+    ) -> Result<(), CommandRefused> {
         match command {
             RecordingCommand::Start => {
                 let decision = self.state.handle_start_command()?;

@@ -1434,22 +1434,21 @@ impl<R: Entropy> Pbx<R> {
                     .and_then(|t| t.recording_policy.as_ref()),
             )
         };
-        let (caller_extension, inbound_trunk) = match &info.origin {
+        let (from_extension, inbound_trunk) = match &info.origin {
             CallerOrigin::Extension(number) => (extension(number), None),
             CallerOrigin::Trunk { trunk_id, .. } => (None, trunk(trunk_id)),
         };
-        let (callee_extension, outbound_trunk) =
-            match info.outcome.as_ref().map(|o| &o.decision) {
-                Some(RouteDecision::Extension { number }) => (extension(number), None),
-                Some(RouteDecision::Trunks { trunk_ids, .. }) => {
-                    (None, trunk_ids.first().and_then(|id| trunk(id)))
-                }
-                _ => (None, None),
-            };
+        let (to_extension, outbound_trunk) = match info.outcome.as_ref().map(|o| &o.decision) {
+            Some(RouteDecision::Extension { number }) => (extension(number), None),
+            Some(RouteDecision::Trunks { trunk_ids, .. }) => {
+                (None, trunk_ids.first().and_then(|id| trunk(id)))
+            }
+            _ => (None, None),
+        };
         resolve(&CallPolicies {
             call: None,
-            caller_extension,
-            callee_extension,
+            caller_extension: from_extension,
+            callee_extension: to_extension,
             trunk: inbound_trunk.or(outbound_trunk),
         })
         .cloned()

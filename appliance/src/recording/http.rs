@@ -85,13 +85,20 @@ pub fn router<S>(engine: EngineHandle) -> Router<S> {
         .with_state(engine)
 }
 
-async fn calls(State(engine): State<EngineHandle>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+async fn calls(
+    State(engine): State<EngineHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if !peer.ip().is_loopback() {
         return forbidden();
     }
     match engine.active_calls().await {
         Some(calls) => Json(Calls { calls }).into_response(),
-        None => problem(StatusCode::SERVICE_UNAVAILABLE, "engine.stopped", "the engine has stopped"),
+        None => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine.stopped",
+            "the engine has stopped",
+        ),
     }
 }
 
@@ -133,6 +140,10 @@ async fn recording(
             "recording.no_such_call",
             "no call with media has this id",
         ),
-        None => problem(StatusCode::SERVICE_UNAVAILABLE, "engine.stopped", "the engine has stopped"),
+        None => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine.stopped",
+            "the engine has stopped",
+        ),
     }
 }

@@ -33,8 +33,8 @@
 pub mod batch;
 pub mod consent;
 pub mod decrypt;
-pub mod http;
 pub mod framer;
+pub mod http;
 pub mod ogg;
 pub mod policy;
 pub mod prompt;

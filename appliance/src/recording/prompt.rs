@@ -228,7 +228,10 @@ mod tests {
 
     /// Runs the player in virtual time: (when, leg, packet) and the
     /// instant it was done.
-    fn run(player: &mut PromptPlayer, t0: Instant) -> (Vec<(Instant, PromptLeg, Vec<u8>)>, Instant) {
+    fn run(
+        player: &mut PromptPlayer,
+        t0: Instant,
+    ) -> (Vec<(Instant, PromptLeg, Vec<u8>)>, Instant) {
         let mut now = t0;
         let mut sent = Vec::new();
         loop {
@@ -291,7 +294,8 @@ mod tests {
     fn nothing_is_due_before_its_time_and_one_leg_works() {
         let t0 = Instant::now();
         let mut player =
-            PromptPlayer::new(t0, tone(16_000, 60), Some(leg(CodecKind::Pcmu, 0, 1)), None).unwrap();
+            PromptPlayer::new(t0, tone(16_000, 60), Some(leg(CodecKind::Pcmu, 0, 1)), None)
+                .unwrap();
         assert!(player.poll_packet(t0).is_some());
         assert!(player.poll_packet(t0 + Duration::from_millis(19)).is_none());
         assert_eq!(player.poll_timeout(), Some(t0 + Duration::from_millis(20)));
