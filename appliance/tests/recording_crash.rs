@@ -96,7 +96,11 @@ fn run_child(spec: &str) {
 
 fn sigkill_and_recover(format: RecordingFormat, encrypted: bool, test_name: &str) {
     let dir = TempDir::new(test_name);
-    let fmt = if format == RecordingFormat::OggOpus { "ogg" } else { "wav" };
+    let fmt = if format == RecordingFormat::OggOpus {
+        "ogg"
+    } else {
+        "wav"
+    };
     let spec = format!("{}|{fmt}|{}", dir.path().display(), u8::from(encrypted));
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
@@ -186,7 +190,10 @@ fn sigkill_and_recover(format: RecordingFormat, encrypted: bool, test_name: &str
     // decoders trim the encoder's lookahead).
     let pcm = decode_stereo(&playable, 16_000);
     let decoded_ms = pcm.len() as u64 / 2 / 16;
-    assert!(decoded_ms + 20 >= flushed, "decoded {decoded_ms} ms, flushed {flushed} ms");
+    assert!(
+        decoded_ms + 20 >= flushed,
+        "decoded {decoded_ms} ms, flushed {flushed} ms"
+    );
     println!(
         "{test_name}: killed after {flushed} ms flushed; recovered {} ms, cut {} bytes",
         repaired.duration_ms, repaired.truncated
@@ -253,12 +260,14 @@ fn a_torn_tail_is_cut_and_the_last_page_marked_end_of_stream() {
     assert_eq!(last, 4800);
     drop(rec); // never finished: like a crash after the first batch
     let good = std::fs::metadata(&path).unwrap().len();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     f.write_all(b"OggS\0\0garbage-of-a-torn-page").unwrap();
     drop(f);
     let repaired =
-        voip_appliance::recording::recovery::repair(&path, RecordingFormat::OggOpus, None)
-            .unwrap();
+        voip_appliance::recording::recovery::repair(&path, RecordingFormat::OggOpus, None).unwrap();
     assert_eq!(repaired.bytes, good);
     assert_eq!(repaired.truncated, 28);
     assert_eq!(repaired.duration_ms, last);

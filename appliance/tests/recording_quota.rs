@@ -121,7 +121,10 @@ fn retention_job_deletes_expired_then_oldest_first_for_quota_and_floor() {
     assert_eq!(got, expected);
     assert!(!plan.short);
     for (id, _) in expected {
-        assert!(!rec_dir.join(format!("{id}.wav")).exists(), "{id} file deleted");
+        assert!(
+            !rec_dir.join(format!("{id}.wav")).exists(),
+            "{id} file deleted"
+        );
         assert!(db.recording(id).unwrap().is_none(), "{id} row deleted");
     }
     for id in ["e-7", "live-50"] {
@@ -136,7 +139,14 @@ fn retention_job_deletes_expired_then_oldest_first_for_quota_and_floor() {
             .collect::<Vec<_>>()
     );
     // A second run has nothing left to do.
-    let again = enforce(&mut db, &rec_dir, limits, 4000, &active, OffsetDateTime::now_utc());
+    let again = enforce(
+        &mut db,
+        &rec_dir,
+        limits,
+        4000,
+        &active,
+        OffsetDateTime::now_utc(),
+    );
     assert!(again.unwrap().deletions.is_empty());
 }
 
@@ -188,8 +198,8 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
     let dir = TempDir::new("floor");
     let rec_dir = dir.path().join("recordings");
     let mut db = store(dir.path());
-    for (i, id) in ["old-1", "old-2", "old-3", "old-4"].iter().enumerate() {
-        seed(&mut db, &rec_dir, id, days(20 - i as i64), 400 * KB);
+    for (i, id) in (0i64..).zip(["old-1", "old-2", "old-3", "old-4"]) {
+        seed(&mut db, &rec_dir, id, days(20 - i), 400 * KB);
     }
     drop(db);
     // 3 MiB disk, 1.6 MiB used by old recordings: 1.4 MiB free, floor 1 MiB.
@@ -201,7 +211,7 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
         min_free_bytes: floor,
     };
     config.free_space = simulated_free;
-    config.batch.interval = Duration::from_secs(3600); // one write at the end
+    config.batch.interval = Duration::from_hours(1); // one write at the end
     let service = RecordingService::start(config, store(dir.path())).unwrap();
     let handle = service.handle();
 
@@ -228,7 +238,10 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
     // recording's last batch, so the recording is cut to what was on disk
     // (nothing after its header).
     let rec = handle.start_recording(request()).unwrap();
-    CAPACITY.store(dir_bytes(&rec_dir).saturating_sub(500 * KB), Ordering::SeqCst);
+    CAPACITY.store(
+        dir_bytes(&rec_dir).saturating_sub(500 * KB),
+        Ordering::SeqCst,
+    );
     push_seconds(&rec, 10);
     let cut = rec.stop().unwrap();
     assert_eq!(cut.duration_ms, 0, "nothing written under the floor");
@@ -236,7 +249,11 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
     let db = store(dir.path());
     let events = deleted_events(&db);
     let ids: Vec<&str> = events.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(&ids[..4], ["old-1", "old-2", "old-3", "old-4"], "oldest first");
+    assert_eq!(
+        &ids[..4],
+        ["old-1", "old-2", "old-3", "old-4"],
+        "oldest first"
+    );
     assert!(events.iter().all(|(_, r)| *r == DeletionReason::DiskFloor));
     // New recordings are refused while there is no room ...
     CAPACITY.store(500 * KB, Ordering::SeqCst);
