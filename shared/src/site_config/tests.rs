@@ -526,7 +526,11 @@ fn trunks_may_name_an_existing_recording_policy() {
         )
     };
     let c = SiteConfig::from_toml_str(&with("klantenservice")).unwrap();
-    let trunk = c.trunks.iter().find(|t| t.recording_policy.is_some()).unwrap();
+    let trunk = c
+        .trunks
+        .iter()
+        .find(|t| t.recording_policy.is_some())
+        .unwrap();
     assert_eq!(trunk.recording_policy.as_deref(), Some("klantenservice"));
     let problems = problems_of(SiteConfig::from_toml_str(&with("bestaat-niet")));
     assert_eq!(problems.len(), 1, "{problems:?}");
