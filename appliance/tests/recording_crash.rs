@@ -276,3 +276,59 @@ fn a_torn_tail_is_cut_and_the_last_page_marked_end_of_stream() {
     let probe = ffprobe(&path);
     assert!((probe.duration_s - 4.8).abs() <= 0.02, "{probe:?}");
 }
+
+#[test]
+fn recovery_of_damaged_files_reports_errors_instead_of_panicking() {
+    let dir = TempDir::new("damaged");
+    let key = RecordingKey::from_hex(KEY_HEX).unwrap();
+    let cases = [
+        (RecordingFormat::OggOpus, None),
+        (RecordingFormat::Wav, None),
+        (RecordingFormat::OggOpus, Some(key.clone())),
+        (RecordingFormat::Wav, Some(key.clone())),
+    ];
+    for (i, (format, k)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("valid-{i}"));
+        let settings = RecorderSettings {
+            format,
+            sample_rate: 8_000,
+            batch: BatchPolicy {
+                interval: Duration::from_millis(500),
+                ..BatchPolicy::default()
+            },
+            key: k.clone(),
+        };
+        let t0 = Instant::now();
+        let mut rec = Recorder::create(&path, &settings, 1, [2; 19], t0).unwrap();
+        play_call(&mut rec, 8_000, t0, 150, |_| {});
+        drop(rec);
+        let valid = std::fs::read(&path).unwrap();
+        // Seeded damage: a flipped byte, a cut, zeros appended (a power cut
+        // on some file systems), random garbage.
+        let mut seed = 0x2545_F491_4F6C_DD1Du64 + i as u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in 0..40 {
+            let mut m = valid.clone();
+            match n % 4 {
+                0 => {
+                    let at = (next() % m.len() as u64) as usize;
+                    m[at] ^= 0x5a;
+                }
+                1 => m.truncate((next() % m.len() as u64) as usize),
+                2 => m.extend(std::iter::repeat_n(0, (next() % 5000) as usize)),
+                _ => m = (0..next() % 2000).map(|_| next() as u8).collect(),
+            }
+            let damaged = dir.path().join(format!("damaged-{i}-{n}"));
+            std::fs::write(&damaged, &m).unwrap();
+            let result = voip_appliance::recording::recovery::repair(&damaged, format, k.as_ref());
+            if let Ok(r) = result {
+                assert_eq!(r.bytes, std::fs::metadata(&damaged).unwrap().len());
+            }
+        }
+    }
+}

@@ -198,8 +198,8 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
     let dir = TempDir::new("floor");
     let rec_dir = dir.path().join("recordings");
     let mut db = store(dir.path());
-    for (i, id) in ["old-1", "old-2", "old-3", "old-4"].iter().enumerate() {
-        seed(&mut db, &rec_dir, id, days(20 - i as i64), 400 * KB);
+    for (i, id) in (0i64..).zip(["old-1", "old-2", "old-3", "old-4"]) {
+        seed(&mut db, &rec_dir, id, days(20 - i), 400 * KB);
     }
     drop(db);
     // 3 MiB disk, 1.6 MiB used by old recordings: 1.4 MiB free, floor 1 MiB.
@@ -211,7 +211,7 @@ fn the_service_never_lets_recordings_push_free_space_under_the_floor() {
         min_free_bytes: floor,
     };
     config.free_space = simulated_free;
-    config.batch.interval = Duration::from_secs(3600); // one write at the end
+    config.batch.interval = Duration::from_hours(1); // one write at the end
     let service = RecordingService::start(config, store(dir.path())).unwrap();
     let handle = service.handle();
 

@@ -50,6 +50,41 @@ pub mod wav;
 pub use framer::Party;
 pub use service::{RecorderHandle, RecordingService, ServiceConfig};
 
+/// Seeded mutations of `valid` (bit flips, truncations, random bytes) for
+/// the never-panic tests of the parsers.
+#[cfg(test)]
+pub(crate) fn mutations(valid: &[u8], count: usize) -> Vec<Vec<u8>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count)
+        .map(|i| {
+            let mut m = valid.to_vec();
+            match i % 3 {
+                0 => {
+                    for _ in 0..=(next() % 8) {
+                        if !m.is_empty() {
+                            let at = (next() % m.len() as u64) as usize;
+                            m[at] ^= 1 << (next() % 8);
+                        }
+                    }
+                }
+                1 => m.truncate((next() % (m.len() as u64 + 1)) as usize),
+                _ => {
+                    let at = (next() % (m.len() as u64 + 1)) as usize;
+                    let junk: Vec<u8> = (0..next() % 64).map(|_| next() as u8).collect();
+                    m.splice(at..at, junk);
+                }
+            }
+            m
+        })
+        .collect()
+}
+
 /// A validated [`RecordingPolicy`](voip_shared::site_config::RecordingPolicy)
 /// from raw values, for tests (the type is non-exhaustive): validated as
 /// part of the example site configuration.

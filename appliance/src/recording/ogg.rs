@@ -430,6 +430,28 @@ mod tests {
     }
 
     #[test]
+    fn mutated_files_never_panic_the_scanner() {
+        let mut w = PageWriter::new(3);
+        let mut out = Vec::new();
+        w.push_packet(&opus_head(2, 312, 16_000, true), 0, &mut out)
+            .unwrap();
+        w.close_page(false, &mut out);
+        for i in 0..20u64 {
+            w.push_packet(&[i as u8; 90], 312 + i * 960, &mut out)
+                .unwrap();
+            if i % 5 == 4 {
+                w.close_page(false, &mut out);
+            }
+        }
+        for m in crate::recording::mutations(&out, 3000) {
+            let s = scan(&m);
+            assert!(s.valid_len <= m.len());
+            let _ = s.opus_duration_ms();
+            let _ = parse_opus_head(&m);
+        }
+    }
+
+    #[test]
     fn mark_eos_keeps_the_page_valid() {
         let mut w = PageWriter::new(1);
         let mut out = Vec::new();

@@ -416,6 +416,23 @@ mod tests {
     }
 
     #[test]
+    fn mutated_files_never_panic_and_never_open_as_valid() {
+        let f = file(&[b"one ", b"two ", b"three"], true);
+        for m in crate::recording::mutations(&f, 600) {
+            let opened = open(&key(), &m);
+            if m != f {
+                // Only an unchanged file (or a no-op mutation) may open.
+                if let Ok((_, plain)) = opened {
+                    assert_eq!(plain, b"one two three");
+                }
+            }
+            if let Ok(s) = scan(&key(), &m) {
+                assert!(s.valid_len <= m.len());
+            }
+        }
+    }
+
+    #[test]
     fn keys_parse_from_hex_only() {
         assert!(RecordingKey::from_hex(&"ab".repeat(32)).is_ok());
         assert_eq!(RecordingKey::from_hex("abcd"), Err(BadKey));

@@ -178,7 +178,8 @@ pub struct ServiceHandle {
     tx: SyncSender<Msg>,
 }
 
-/// One active recording. Dropping it stops the recording (without waiting).
+/// One active recording. Dropping it stops the recording without waiting for
+/// the file to be finished (it waits only while the queue is full).
 #[derive(Debug)]
 pub struct RecorderHandle {
     id: Arc<str>,

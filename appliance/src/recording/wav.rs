@@ -170,6 +170,19 @@ mod tests {
     }
 
     #[test]
+    fn mutated_files_never_panic_the_reader() {
+        let mut file = header(2, 16_000, 400).to_vec();
+        file.extend_from_slice(&[7u8; 400]);
+        for m in crate::recording::mutations(&file, 3000) {
+            if let Ok(info) = parse(&m) {
+                assert!(info.data_offset + info.data_len <= m.len());
+                let _ = info.duration_ms();
+            }
+            let _ = read_mono(&m);
+        }
+    }
+
+    #[test]
     fn reads_mono_and_refuses_other_encodings() {
         let mut file = header(1, 8000, 8).to_vec();
         for s in [1i16, -1, 300, -300] {

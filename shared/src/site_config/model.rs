@@ -210,8 +210,7 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// OPTIONS keepalive interval; `None` when disabled.
     pub options_interval: Option<Duration>,
-    /// Name of its recording policy (exists), if any: applies when neither
-    /// extension of a call over the trunk has one.
+    /// Name of its recording policy (exists), if any.
     pub recording_policy: Option<String>,
 }
 

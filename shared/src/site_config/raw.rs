@@ -101,8 +101,8 @@ pub struct RawTrunk {
     /// OPTIONS keepalive interval in seconds; 0 disables; default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options_interval_s: Option<i64>,
-    /// Name of the recording policy of calls over this trunk (used when
-    /// neither extension of the call has one), if any.
+    /// Name of the recording policy of calls over this trunk, if any
+    /// (an extension's or the call's own policy wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_policy: Option<String>,
 }
