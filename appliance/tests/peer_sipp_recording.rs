@@ -241,7 +241,7 @@ fn call(dir: &Path, appliance: &Appliance, media: &CallerMedia) -> (Sipp, Sipp) 
 }
 
 /// The index row of the only recording once it is no longer being
-/// written: (call_id, path, state, duration_ms, bytes, sha256).
+/// written: `(call_id, path, state, duration_ms, bytes, sha256)`.
 type Row = (String, String, String, i64, i64, Option<String>);
 
 fn finished_recording(appliance: &Appliance, limit: Duration) -> Row {
