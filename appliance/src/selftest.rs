@@ -42,7 +42,9 @@ fn recording_check() -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let frame: Vec<i16> = (0..640).map(|i| ((i % 40) * 200 - 4000) as i16).collect();
     for _ in 0..50 {
-        writer.write_frame(&frame, &mut out).map_err(|e| e.to_string())?;
+        writer
+            .write_frame(&frame, &mut out)
+            .map_err(|e| e.to_string())?;
     }
     writer.finish(&mut out);
     let duration = ogg::scan(&out)
