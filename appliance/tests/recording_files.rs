@@ -273,3 +273,24 @@ fn encrypted_recordings_decrypt_to_playable_files_and_tampering_is_refused() {
     );
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_shipped_consent_prompt_is_a_valid_wav_of_speech_length() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/nl/recording-consent.wav");
+    let probe = ffprobe(&path);
+    assert_eq!(probe.codec, "pcm_s16le");
+    assert_eq!((probe.channels, probe.sample_rate), (1, 16_000));
+    assert!(
+        (1.0..6.0).contains(&probe.duration_s),
+        "{} s",
+        probe.duration_s
+    );
+    // The engine reads the same bytes it embeds.
+    let prompt = voip_appliance::recording::consent::Prompt::consent_nl().unwrap();
+    let engine_s = prompt.samples.len() as f64 / 16_000.0;
+    assert!(
+        (engine_s - probe.duration_s).abs() < 1e-5,
+        "engine {engine_s} s, ffprobe {} s",
+        probe.duration_s
+    );
+}

@@ -124,6 +124,9 @@ pub enum ServiceError {
     /// The thread could not be started.
     #[error("cannot start the recording thread: {0}")]
     Thread(io::Error),
+    /// The OS random source failed (ids, nonces).
+    #[error("the OS random source failed: {0}")]
+    Entropy(String),
 }
 
 /// What a new recording is.
@@ -363,7 +366,11 @@ impl Worker {
                 Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            self.tick(Instant::now());
+            // Frames arrive far more often than anything is due.
+            let now = Instant::now();
+            if now >= deadline {
+                self.tick(now);
+            }
         }
         let ids: Vec<Arc<str>> = self.active.keys().cloned().collect();
         for id in ids {
@@ -406,10 +413,7 @@ impl Worker {
         }
         let now = OffsetDateTime::now_utc();
         let mut random = [0u8; 4 + 19];
-        getrandom::fill(&mut random).map_err(|e| ServiceError::Dir {
-            path: self.config.dir.clone(),
-            source: io::Error::other(e.to_string()),
-        })?;
+        getrandom::fill(&mut random).map_err(|e| ServiceError::Entropy(e.to_string()))?;
         let id = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
             now.year(),
