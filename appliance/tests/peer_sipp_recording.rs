@@ -16,6 +16,9 @@
 //! - The local command: `GET /calls` lists the call, `POST
 //!   /calls/{call_id}/recording` starts and stops an on-demand recording
 //!   (repeats and unknown calls are refused).
+//! - The quota: with older recordings over `quota_bytes`, the daemon deletes
+//!   the oldest first (index row, file, `recording_deleted` event) and
+//!   records the new call.
 //! - A SIGKILL of the daemon mid-recording: at restart the file is
 //!   recovered (`recovered` in the index, `ffprobe` reads it).
 //!
@@ -674,4 +677,123 @@ fn a_recording_cut_by_sigkill_is_recovered_at_restart() {
     drop(second);
     // The first instance's directory went with the second's Drop.
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quota_deletes_the_oldest_recordings_first_and_the_call_is_recorded() {
+    use voip_appliance::store::{NewRecording, RecordingState, Store, StoreConfig};
+    use voip_shared::mqtt::{DeletionReason, EventKind, Message, decode};
+    use voip_shared::site_config::RecordingFormat;
+    const KB: u64 = 1024;
+    let dir = temp_dir("rec-quota");
+    let data = dir.join("data");
+    let rec_dir = data.join("recordings");
+    std::fs::create_dir_all(&rec_dir).unwrap();
+    // Three finished recordings of 350 KiB, 3, 2 and 1 days old: 1.03 MiB,
+    // over a 1 MiB quota.
+    {
+        let mut store = Store::open(
+            data.join("appliance.db"),
+            StoreConfig::new(voip_shared::mqtt::ApplianceId::new("peer-test").unwrap()),
+        )
+        .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        for (id, age) in [("old", 3), ("middle", 2), ("new", 1)] {
+            let path = format!("{id}.wav");
+            std::fs::write(rec_dir.join(&path), vec![0u8; (350 * KB) as usize]).unwrap();
+            store
+                .insert_recording(&NewRecording {
+                    id: id.into(),
+                    call_id: format!("call-{id}"),
+                    path,
+                    format: RecordingFormat::Wav,
+                    sample_rate: 8000,
+                    started_at: now - time::Duration::days(age),
+                    retention_days: 30,
+                    encrypted: false,
+                })
+                .unwrap();
+            store
+                .finish_recording(
+                    id,
+                    RecordingState::Complete,
+                    1000,
+                    350 * KB,
+                    Some("00"),
+                    now,
+                )
+                .unwrap();
+        }
+    }
+    let site =
+        site_with_policy("mode = \"always\"\nconsent_announcement = false\nformat = \"wav\"\n");
+    let bootstrap = format!("{RECORDING_TOML}quota_bytes = {}\n", 1024 * KB);
+    let appliance = Appliance::start_full(&dir, &site, &[], "", &bootstrap);
+    let ids = |appliance: &Appliance| -> Vec<String> {
+        appliance
+            .db()
+            .prepare("SELECT id FROM recordings ORDER BY started_at")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ids(&appliance).len() == 3 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing deleted\n{}",
+            appliance.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ids(&appliance), ["middle", "new"], "the oldest goes first");
+    assert!(!rec_dir.join("old.wav").exists());
+    assert!(rec_dir.join("middle.wav").exists());
+
+    let media = CallerMedia::start();
+    let (mut uac, mut uas) = call(&dir, &appliance, &media);
+    uac.finish_ok(&appliance);
+    uas.finish_ok(&appliance);
+    let _ = media.stop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: Vec<(String, String)> = appliance
+            .db()
+            .prepare("SELECT id, state FROM recordings ORDER BY started_at")
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .unwrap();
+        if rows.len() == 3 && rows[2].1 == "complete" {
+            assert_eq!((rows[0].0.as_str(), rows[1].0.as_str()), ("middle", "new"));
+            let total: u64 = std::fs::read_dir(&rec_dir)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum();
+            assert!(total <= 1024 * KB, "{total} bytes over the quota");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rows:?}\n{}", appliance.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The deletion is reported to the cloud through the outbox.
+    let deleted: Vec<(String, DeletionReason)> = appliance
+        .db()
+        .prepare("SELECT kind, payload FROM outbox ORDER BY seq")
+        .and_then(|mut st| {
+            st.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap()
+        .into_iter()
+        .filter_map(
+            |(kind, payload)| match decode(kind.parse().ok()?, &payload).ok()? {
+                Message::Event(e) => match e.event {
+                    EventKind::RecordingDeleted(d) => Some((d.recording_id, d.reason)),
+                    _ => None,
+                },
+                _ => None,
+            },
+        )
+        .collect();
+    assert_eq!(deleted, [("old".to_owned(), DeletionReason::Quota)]);
 }
