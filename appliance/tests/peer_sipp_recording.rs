@@ -457,9 +457,16 @@ fn always_with_consent_prompts_first_then_records_both_parties_in_stereo() {
         })
         .count();
     assert!(loud > frames / 3, "only {loud} prompt packets carry sound");
+    // Played in real time (one packet per 20 ms, not in a burst), then the
+    // 300 ms pause before the parties are connected.
+    let played = last_prompt.at.duration_since(first.at);
+    assert!(
+        played + Duration::from_millis(100) >= PROMPT,
+        "prompt played in {played:?}"
+    );
     let connected = callee.at;
     assert!(
-        connected.duration_since(first.at) >= PROMPT,
+        connected.duration_since(first.at) >= PROMPT + Duration::from_millis(200),
         "connected {:?} after the prompt began",
         connected.duration_since(first.at)
     );

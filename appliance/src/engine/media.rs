@@ -29,6 +29,7 @@ use crate::media_relay::{
     self, EchoConfig, Leg, LegSpec, LocalLeg, RelayError, RelayHandle, RelayManager,
 };
 use crate::recording::consent::Prompt;
+use crate::recording::prompt::PromptSet;
 use crate::recording::service::ServiceHandle;
 
 /// Period of per-leg quality samples (issue 4: every 5 s and at call end).
@@ -80,7 +81,7 @@ pub(crate) struct MediaBridge {
     sample_owners: HashMap<media_relay::CallRef, (String, u8)>,
     /// The recording service and the consent prompt; `None`: calls are
     /// not recorded.
-    recording: Option<(ServiceHandle, Prompt)>,
+    recording: Option<(ServiceHandle, Arc<PromptSet>)>,
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -200,11 +201,17 @@ impl MediaBridge {
         media_timeout: Duration,
         recording: Option<ServiceHandle>,
     ) -> Self {
-        let recording = recording.and_then(|service| match Prompt::consent_nl() {
-            Ok(prompt) => Some((service, prompt)),
-            Err(error) => {
-                tracing::error!(%error, "the consent prompt is unusable; calls are not recorded");
-                None
+        // The prompt is resampled to every codec rate once, here.
+        let recording = recording.and_then(|service| {
+            let prompt = Prompt::consent_nl()
+                .map_err(|e| e.to_string())
+                .and_then(|p| PromptSet::new(p).map_err(|e| e.to_string()));
+            match prompt {
+                Ok(prompt) => Some((service, Arc::new(prompt))),
+                Err(error) => {
+                    tracing::error!(%error, "the consent prompt is unusable; calls are not recorded");
+                    None
+                }
             }
         });
         MediaBridge {
@@ -376,7 +383,7 @@ impl MediaBridge {
             audio,
             telephone_events,
             service: service.clone(),
-            prompt: prompt.clone(),
+            prompt: Arc::clone(prompt),
             seed: u64::from_le_bytes(seed),
         })
     }

@@ -20,6 +20,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -32,9 +33,8 @@ use voip_shared::site_config::RecordingPolicy;
 
 use super::LegStats;
 use super::task::Core;
-use crate::recording::consent::Prompt;
 use crate::recording::policy::{CallRecording, Decision, StartRefused};
-use crate::recording::prompt::{LegAudio, PromptLeg, PromptPlayer};
+use crate::recording::prompt::{LegAudio, PromptLeg, PromptPlayer, PromptSet};
 use crate::recording::service::{PcmFrame, ServiceError, ServiceHandle, StartRequest};
 use crate::recording::{Party, RecorderHandle};
 
@@ -56,8 +56,9 @@ pub struct RecordingSetup {
     pub telephone_events: Vec<u8>,
     /// The recording service.
     pub service: ServiceHandle,
-    /// The consent announcement (the shipped Dutch prompt).
-    pub prompt: Prompt,
+    /// The consent announcement (the shipped Dutch prompt at every codec
+    /// rate).
+    pub prompt: Arc<PromptSet>,
     /// Seed of our SSRCs, sequence numbers and timestamps for the prompt.
     pub seed: u64,
 }
@@ -235,7 +236,7 @@ impl RecordedRelay {
                 first_timestamp: x as u32,
             }
         };
-        match PromptPlayer::new(now, self.setup.prompt.clone(), Some(leg(1)), Some(leg(2))) {
+        match PromptPlayer::new(now, &self.setup.prompt, Some(leg(1)), Some(leg(2))) {
             Ok(p) => Some(p),
             Err(error) => {
                 tracing::warn!(%error, "consent prompt player");

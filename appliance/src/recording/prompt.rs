@@ -5,7 +5,8 @@
 //! leg's next RTP packet when it is due (timing from
 //! [`ConsentSequencer`]: one 20 ms frame per 20 ms, then a short pause), and
 //! [`PromptPlayer::is_done`] turns true at the sequencer's `Connect`. The
-//! prompt is resampled once per leg rate when the player is made; each leg
+//! prompt is resampled once, at start, to every codec rate ([`PromptSet`]);
+//! a player only slices and encodes it, 20 ms at a time. Each leg
 //! gets its own SSRC, sequence numbers and timestamps (RFC 3550: the
 //! appliance is the source of this audio), the first packet with the
 //! marker bit (start of a talk spurt).
@@ -54,12 +55,61 @@ pub enum PromptError {
     Resample(#[from] ResampleError),
 }
 
+/// A prompt resampled once to each codec PCM rate (8, 16 and 48 kHz).
+#[derive(Debug, Clone)]
+pub struct PromptSet {
+    original: Prompt,
+    by_rate: Vec<Prompt>,
+}
+
+impl PromptSet {
+    /// Resamples `prompt` to every codec rate (costly: do it once).
+    pub fn new(prompt: Prompt) -> Result<Self, PromptError> {
+        let mut by_rate = Vec::new();
+        for rate in [8000, 16_000, 48_000] {
+            by_rate.push(resampled(&prompt, rate)?);
+        }
+        Ok(Self {
+            original: prompt,
+            by_rate,
+        })
+    }
+
+    /// The prompt as recorded.
+    pub fn original(&self) -> &Prompt {
+        &self.original
+    }
+
+    /// The prompt at `rate`, if it is a codec rate.
+    pub fn at_rate(&self, rate: u32) -> Option<&Prompt> {
+        self.by_rate.iter().find(|p| p.sample_rate == rate)
+    }
+}
+
+/// `prompt` at `rate`, the filter's delay removed and its tail flushed.
+fn resampled(prompt: &Prompt, rate: u32) -> Result<Prompt, PromptError> {
+    if prompt.sample_rate == rate {
+        return Ok(prompt.clone());
+    }
+    let mut pcm = Vec::with_capacity(prompt.samples.len() * rate as usize / 8000);
+    let mut resampler = Resampler::new(prompt.sample_rate, rate)?;
+    resampler.process(&prompt.samples, &mut pcm);
+    let delay = resampler.delay_samples();
+    let tail = vec![0; delay * prompt.sample_rate as usize / rate as usize + 1];
+    resampler.process(&tail, &mut pcm);
+    pcm.drain(..delay.min(pcm.len()));
+    Ok(Prompt {
+        sample_rate: rate,
+        samples: pcm.into(),
+    })
+}
+
 struct LegPlayer {
     leg: PromptLeg,
     audio: LegAudio,
     encoder: Box<dyn AudioEncoder>,
     /// The prompt at the codec's PCM rate.
-    pcm: Vec<i16>,
+    pcm: std::sync::Arc<[i16]>,
     seq: u16,
     timestamp: u32,
     first: bool,
@@ -76,16 +126,12 @@ impl std::fmt::Debug for LegPlayer {
 }
 
 impl LegPlayer {
-    fn new(leg: PromptLeg, audio: LegAudio, prompt: &Prompt) -> Result<Self, PromptError> {
+    fn new(leg: PromptLeg, audio: LegAudio, prompts: &PromptSet) -> Result<Self, PromptError> {
         let rate = audio.codec.sample_rate();
-        let mut pcm = Vec::with_capacity(prompt.samples.len() * rate as usize / 8000);
-        let mut resampler = Resampler::new(prompt.sample_rate, rate)?;
-        resampler.process(&prompt.samples, &mut pcm);
-        // Flush the filter's delay with silence so the tail is heard.
-        let delay = resampler.delay_samples();
-        let tail = vec![0; delay * prompt.sample_rate as usize / rate as usize + 1];
-        resampler.process(&tail, &mut pcm);
-        pcm.drain(..delay.min(pcm.len()));
+        let pcm = match prompts.at_rate(rate) {
+            Some(p) => p.samples.clone(),
+            None => resampled(prompts.original(), rate)?.samples,
+        };
         Ok(Self {
             leg,
             encoder: codec::new_encoder(audio.codec, &OpusSettings::default())?,
@@ -136,22 +182,22 @@ pub struct PromptPlayer {
 }
 
 impl PromptPlayer {
-    /// Starts playing `prompt` at `now` to the legs given.
+    /// Starts playing the prompt at `now` to the legs given.
     pub fn new(
         now: Instant,
-        prompt: Prompt,
+        prompts: &PromptSet,
         a: Option<LegAudio>,
         b: Option<LegAudio>,
     ) -> Result<Self, PromptError> {
         let mut legs = Vec::new();
         if let Some(a) = a {
-            legs.push(LegPlayer::new(PromptLeg::A, a, &prompt)?);
+            legs.push(LegPlayer::new(PromptLeg::A, a, prompts)?);
         }
         if let Some(b) = b {
-            legs.push(LegPlayer::new(PromptLeg::B, b, &prompt)?);
+            legs.push(LegPlayer::new(PromptLeg::B, b, prompts)?);
         }
         Ok(Self {
-            sequencer: ConsentSequencer::new(prompt, now),
+            sequencer: ConsentSequencer::new(prompts.original().clone(), now),
             legs,
             frames: 0,
             out: VecDeque::new(),
@@ -257,7 +303,7 @@ mod tests {
         let prompt = tone(16_000, 100);
         let mut player = PromptPlayer::new(
             t0,
-            prompt,
+            &PromptSet::new(prompt).unwrap(),
             Some(leg(CodecKind::Pcma, 8, 0xA)),
             Some(leg(CodecKind::Opus, 111, 0xB)),
         )
@@ -293,9 +339,13 @@ mod tests {
     #[test]
     fn nothing_is_due_before_its_time_and_one_leg_works() {
         let t0 = Instant::now();
-        let mut player =
-            PromptPlayer::new(t0, tone(16_000, 60), Some(leg(CodecKind::Pcmu, 0, 1)), None)
-                .unwrap();
+        let mut player = PromptPlayer::new(
+            t0,
+            &PromptSet::new(tone(16_000, 60)).unwrap(),
+            Some(leg(CodecKind::Pcmu, 0, 1)),
+            None,
+        )
+        .unwrap();
         assert!(player.poll_packet(t0).is_some());
         assert!(player.poll_packet(t0 + Duration::from_millis(19)).is_none());
         assert_eq!(player.poll_timeout(), Some(t0 + Duration::from_millis(20)));
@@ -310,8 +360,13 @@ mod tests {
         let t0 = Instant::now();
         let prompt = Prompt::consent_nl().unwrap();
         let frames = prompt.duration().as_millis().div_ceil(20);
-        let mut player =
-            PromptPlayer::new(t0, prompt, None, Some(leg(CodecKind::G722, 9, 7))).unwrap();
+        let mut player = PromptPlayer::new(
+            t0,
+            &PromptSet::new(prompt).unwrap(),
+            None,
+            Some(leg(CodecKind::G722, 9, 7)),
+        )
+        .unwrap();
         let (sent, _) = run(&mut player, t0);
         assert_eq!(sent.len() as u128, frames);
     }
