@@ -528,3 +528,116 @@ impl Core for RecordedRelay {
         self.command(now, command)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use voip_media::{PayloadType as RtpPt, RelayConfig, RtpHeader, SeqNo, Ssrc};
+    use voip_shared::site_config::{RawRecordingPolicy, RecordingFormat, RecordingMode};
+
+    use super::*;
+    use crate::recording::consent::{Prompt, TRAILING_PAUSE};
+    use crate::recording::{RecordingService, ServiceConfig};
+    use crate::store::{Store, StoreConfig};
+
+    const A_SSRC: u32 = 0xAAAA_0001;
+
+    fn a_packet(seq: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        RtpHeader::new(RtpPt(8), SeqNo(seq), u32::from(seq) * 160, Ssrc(A_SSRC))
+            .write_packet(&[0xD5; 160], 0, &mut out)
+            .unwrap();
+        out
+    }
+
+    /// The consent phase in virtual time: while the prompt plays, each leg
+    /// gets only the prompt (PCMA, our SSRC, one per 20 ms) and A's audio
+    /// is not forwarded; after the prompt and its pause A's packets reach B
+    /// unchanged.
+    #[tokio::test]
+    async fn consent_prompt_plays_to_both_legs_before_they_are_connected() {
+        let dir = std::env::temp_dir().join(format!("wrec-tap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(
+            dir.join("appliance.db"),
+            StoreConfig::new(voip_shared::mqtt::ApplianceId::new("tap-test").unwrap()),
+        )
+        .unwrap();
+        let mut config = ServiceConfig::new(dir.join("recordings"));
+        config.limits.min_free_bytes = 0;
+        let service = RecordingService::start(config, store).unwrap();
+        let policy = crate::recording::testing_policy(RawRecordingPolicy {
+            name: "p".to_owned(),
+            mode: RecordingMode::Always,
+            consent_announcement: Some(true),
+            format: Some(RecordingFormat::Wav),
+            retention_days: None,
+            on_demand_dtmf: None,
+        });
+        // A 100 ms prompt: five frames.
+        let prompt = Prompt {
+            sample_rate: 16_000,
+            samples: vec![3000i16; 1600].into(),
+        };
+        let setup = RecordingSetup {
+            call_id: "c1".to_owned(),
+            policy,
+            audio: vec![(8, CodecKind::Pcma)],
+            telephone_events: vec![101],
+            service: service.handle(),
+            prompt: Arc::new(PromptSet::new(prompt).unwrap()),
+            seed: 42,
+        };
+        let a_addr: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+        let b_addr: SocketAddr = "192.0.2.2:6000".parse().unwrap();
+        let (a, b) = (
+            LegConfig::with_rtcp_port_plus_one(a_addr),
+            LegConfig::with_rtcp_port_plus_one(b_addr),
+        );
+        let t0 = tokio::time::Instant::now().into_std();
+        let relay = Relay::new(t0, RelayConfig::default(), a, b);
+        let mut core = RecordedRelay::new(t0, relay, a, b, setup);
+        assert!(core.prompt_playing());
+
+        let mut prompt_to = [0usize; 2];
+        let mut forwarded = Vec::new();
+        let connect = t0 + Duration::from_millis(100) + TRAILING_PAUSE;
+        for k in 0..30u16 {
+            let now = t0 + Duration::from_millis(20) * u32::from(k);
+            core.handle_timeout(now);
+            let packet = a_packet(k);
+            core.handle_packet(now, Leg::A, Port::Rtp, a_addr, &packet);
+            while let Some(t) = core.poll_transmit() {
+                let rtp = RtpPacket::parse(&t.bytes).unwrap();
+                if rtp.ssrc().0 == A_SSRC {
+                    assert!(now >= connect, "A forwarded during the prompt at {k}");
+                    assert_eq!(t.leg, Leg::B);
+                    assert_eq!(t.bytes, packet, "forwarded bytes changed");
+                    forwarded.push(k);
+                } else {
+                    assert!(now < connect, "prompt after the connect");
+                    assert_eq!(rtp.payload_type().0, 8);
+                    let leg = index(t.leg);
+                    let expected = if leg == 0 { a_addr } else { b_addr };
+                    assert_eq!(t.destination, expected);
+                    prompt_to[leg] += 1;
+                }
+            }
+        }
+        assert_eq!(prompt_to, [5, 5]);
+        assert!(!core.prompt_playing());
+        // From the first packet at or after the connect (20 ms grid) on.
+        let first = u16::try_from((connect - t0).as_millis().div_ceil(20)).unwrap();
+        assert_eq!(forwarded, (first..30).collect::<Vec<_>>());
+        assert!(core.is_recording());
+        core.finish(t0 + Duration::from_secs(1));
+        drop(core);
+        let service_dir = dir.clone();
+        tokio::task::spawn_blocking(move || service.shutdown())
+            .await
+            .unwrap();
+        let _ = std::fs::remove_dir_all(service_dir);
+    }
+}
