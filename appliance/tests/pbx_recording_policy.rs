@@ -2,7 +2,7 @@
 //! the media path with the relay command, with the payload types the relay
 //! needs to decode the call: the caller's extension's policy wins over the
 //! callee's, which wins over the trunk's; without any the call is not
-//! recorded.
+//! recorded. An outbound call takes the policy of its route's first trunk.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -166,4 +166,24 @@ Content-Length: {}
         assert_eq!(net.final_to(KPN).status.as_u16(), 200);
         assert_eq!(relay(&net).0.as_deref(), Some(expected));
     }
+}
+
+#[test]
+fn outbound_call_uses_the_routes_first_trunk_policy() {
+    let mut net = Net::new(site(None, None, Some("altijd")));
+    let mut alice = registered(&mut net, "201", A);
+    alice.call(&mut net, "0612345678", "call-ext@192.0.2.1");
+    let to_kpn = net.request_to(KPN, "INVITE");
+    net.send(
+        KPN,
+        reply(
+            &to_kpn,
+            200,
+            "k1",
+            "sip:p@203.0.113.10",
+            Some(sdp("203.0.113.10", 7000)),
+        ),
+    );
+    assert_eq!(net.final_to(A).status.as_u16(), 200);
+    assert_eq!(relay(&net).0.as_deref(), Some("altijd"));
 }
