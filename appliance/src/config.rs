@@ -71,6 +71,32 @@ pub struct RawBootstrap {
     /// Log level; default `info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_level: Option<LogLevel>,
+    /// Call recording storage.
+    #[serde(default)]
+    pub recording: RawRecording,
+}
+
+/// `[recording]`: where and how call recordings are stored (the site
+/// configuration's recording policies say which calls are recorded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecording {
+    /// Directory of the recording files; default `<data_dir>/recordings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Bytes all recordings together may use; default 4 GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<i64>,
+    /// Free bytes recordings must leave on the file system; default 1 GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_free_bytes: Option<i64>,
+    /// Seconds between writes (batches) of a recording; default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_interval_s: Option<i64>,
+    /// Encrypt recordings at rest with `[recording] key` of the secrets
+    /// file; default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypt: Option<bool>,
 }
 
 /// `[cloud]`: the MQTT connection with mutual TLS.
@@ -190,6 +216,8 @@ pub struct BootstrapConfig {
     pub media: MediaAddrs,
     /// Log level.
     pub log_level: LogLevel,
+    /// Call recording storage.
+    pub recording: RecordingStorage,
 }
 
 /// The validated `[media]` addresses.
@@ -201,6 +229,29 @@ pub struct MediaAddrs {
     /// Address announced in SDP; `None`: the first SIP listener's address.
     pub advertise_ip: Option<IpAddr>,
 }
+
+/// The validated `[recording]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordingStorage {
+    /// Directory of the recording files (absolute).
+    pub dir: PathBuf,
+    /// Bytes all recordings together may use.
+    pub quota_bytes: u64,
+    /// Free bytes recordings must leave on the file system.
+    pub min_free_bytes: u64,
+    /// Time between writes of a recording.
+    pub flush_interval: std::time::Duration,
+    /// Whether recordings are encrypted at rest.
+    pub encrypt: bool,
+}
+
+/// Default recording quota: 4 GiB.
+pub const DEFAULT_RECORDING_QUOTA_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Default free-space floor: 1 GiB.
+pub const DEFAULT_RECORDING_MIN_FREE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Default flush interval of recordings, in seconds.
+pub const DEFAULT_RECORDING_FLUSH_S: u64 = 5;
 
 /// The validated cloud connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,6 +487,7 @@ impl RawBootstrap {
             bind_ip: ip(&self.media.bind_ip, "media.bind_ip"),
             advertise_ip: ip(&self.media.advertise_ip, "media.advertise_ip"),
         };
+        let recording = recording_storage(&self.recording, &data_dir, p);
         let config = BootstrapConfig {
             appliance_id: self.appliance_id,
             tenant: self.tenant,
@@ -455,8 +507,62 @@ impl RawBootstrap {
             http_listen,
             media,
             log_level: self.log_level.unwrap_or(LogLevel::Info),
+            recording,
         };
         problems.finish(config)
+    }
+}
+
+/// Validates `[recording]`; `data_dir` gives the default directory.
+fn recording_storage(raw: &RawRecording, data_dir: &Path, p: &mut Problems) -> RecordingStorage {
+    let dir = raw.dir.as_deref().map_or_else(
+        || data_dir.join("recordings"),
+        |d| absolute(d, "recording.dir", p),
+    );
+    let mut bounded = |value: Option<i64>, default: u64, min: i64, max: i64, key: &str| {
+        let Some(v) = value else { return default };
+        if (min..=max).contains(&v) {
+            v.cast_unsigned()
+        } else {
+            p.push(
+                key,
+                ProblemCode::OutOfRange,
+                &[
+                    ("value", &v.to_string()),
+                    ("min", &min.to_string()),
+                    ("max", &max.to_string()),
+                ],
+            );
+            default
+        }
+    };
+    let quota_bytes = bounded(
+        raw.quota_bytes,
+        DEFAULT_RECORDING_QUOTA_BYTES,
+        1024 * 1024,
+        i64::MAX,
+        "recording.quota_bytes",
+    );
+    let min_free_bytes = bounded(
+        raw.min_free_bytes,
+        DEFAULT_RECORDING_MIN_FREE_BYTES,
+        0,
+        i64::MAX,
+        "recording.min_free_bytes",
+    );
+    let flush_s = bounded(
+        raw.flush_interval_s,
+        DEFAULT_RECORDING_FLUSH_S,
+        1,
+        60,
+        "recording.flush_interval_s",
+    );
+    RecordingStorage {
+        dir,
+        quota_bytes,
+        min_free_bytes,
+        flush_interval: std::time::Duration::from_secs(flush_s),
+        encrypt: raw.encrypt.unwrap_or(false),
     }
 }
 
@@ -592,6 +698,16 @@ key_file = "/etc/voip-appliance/tls/appliance.key"
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.sip.advertise, None);
         assert_eq!(c.sip.tls_ca_file, None);
+        assert_eq!(
+            c.recording,
+            RecordingStorage {
+                dir: PathBuf::from("/var/lib/voip-appliance/recordings"),
+                quota_bytes: 4 * 1024 * 1024 * 1024,
+                min_free_bytes: 1024 * 1024 * 1024,
+                flush_interval: std::time::Duration::from_secs(5),
+                encrypt: false,
+            }
+        );
     }
 
     #[test]
@@ -632,6 +748,48 @@ key_file = "/etc/voip-appliance/tls/appliance.key"
         assert_eq!(
             problems_of(&text),
             vec![("sip.tls_ca_file".to_owned(), "config-path-not-absolute")]
+        );
+    }
+
+    #[test]
+    fn recording_keys_are_read_and_checked() {
+        let ok = format!(
+            "{MINIMAL}\n[recording]\ndir = \"/srv/rec\"\nquota_bytes = 2000000000\n\
+             min_free_bytes = 0\nflush_interval_s = 10\nencrypt = true\n"
+        );
+        let c = BootstrapConfig::from_toml_str(&ok).unwrap();
+        assert_eq!(c.recording.dir, PathBuf::from("/srv/rec"));
+        assert_eq!(c.recording.quota_bytes, 2_000_000_000);
+        assert_eq!(c.recording.min_free_bytes, 0);
+        assert_eq!(
+            c.recording.flush_interval,
+            std::time::Duration::from_secs(10)
+        );
+        assert!(c.recording.encrypt);
+        let bad = format!(
+            "{MINIMAL}\n[recording]\ndir = \"rec\"\nquota_bytes = 5\n\
+             min_free_bytes = -1\nflush_interval_s = 0\nencrypted = true\n"
+        );
+        let mut got = problems_of(&bad);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("recording.dir".to_owned(), "config-path-not-absolute"),
+                ("recording.encrypted".to_owned(), "config-unknown-key"),
+                (
+                    "recording.flush_interval_s".to_owned(),
+                    "config-value-out-of-range"
+                ),
+                (
+                    "recording.min_free_bytes".to_owned(),
+                    "config-value-out-of-range"
+                ),
+                (
+                    "recording.quota_bytes".to_owned(),
+                    "config-value-out-of-range"
+                ),
+            ]
         );
     }
 

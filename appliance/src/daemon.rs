@@ -123,6 +123,43 @@ pub enum StartError {
     /// The store thread could not be started.
     #[error("cannot start the store thread: {0}")]
     StoreThread(std::io::Error),
+    /// `[recording] encrypt = true` but the secrets file has no usable
+    /// `[recording] key`.
+    #[error(
+        "recording encryption is on but the secrets file has no valid [recording] key \
+         (64 hexadecimal digits; make one with `openssl rand -hex 32`)"
+    )]
+    RecordingKey,
+    /// The recording service could not start (directory, recovery).
+    #[error("recording service: {0}")]
+    Recording(#[from] crate::recording::service::ServiceError),
+}
+
+/// The recording service's settings from the bootstrap file and secrets.
+pub fn recording_config(
+    bootstrap: &config::BootstrapConfig,
+    secrets: &Secrets,
+) -> Result<crate::recording::ServiceConfig, StartError> {
+    use crate::recording::{ServiceConfig, retention::Limits, seal::RecordingKey};
+    let storage = &bootstrap.recording;
+    let key = secrets
+        .recording_key()
+        .map(RecordingKey::from_hex)
+        .transpose()
+        .map_err(|_| StartError::RecordingKey)?;
+    if storage.encrypt && key.is_none() {
+        return Err(StartError::RecordingKey);
+    }
+    let mut config = ServiceConfig::new(storage.dir.clone());
+    config.limits = Limits {
+        quota_bytes: storage.quota_bytes,
+        min_free_bytes: storage.min_free_bytes,
+    };
+    config.batch.interval = storage.flush_interval;
+    // New recordings are encrypted only when asked; the key (if any) still
+    // recovers encrypted recordings made earlier.
+    config.key = if storage.encrypt { key } else { None };
+    Ok(config)
 }
 
 /// Reads and validates a site configuration file.
@@ -344,10 +381,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
+    let engine = shared.engine.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(shared)
+        .merge(crate::recording::http::router(engine))
 }
 
 /// Reads the secrets file; a missing file is a warning (empty secrets).
@@ -393,9 +432,18 @@ pub async fn run(
     let nonce_key = entropy::load_or_create_key(&bootstrap.data_dir.join("nonce.key"))?;
     let store = Store::open(
         bootstrap.data_dir.join("appliance.db"),
-        StoreConfig::new(appliance_id),
+        StoreConfig::new(appliance_id.clone()),
     )?;
     let store = StoreThread::spawn(store).map_err(StartError::StoreThread)?;
+    // The recording service has its own connection to the same database;
+    // it recovers recordings a crash left unfinished before anything else.
+    let recording = crate::recording::RecordingService::start(
+        recording_config(&bootstrap, &secrets)?,
+        Store::open(
+            bootstrap.data_dir.join("appliance.db"),
+            StoreConfig::new(appliance_id.clone()),
+        )?,
+    )?;
     let listener = tokio::net::TcpListener::bind(bootstrap.http_listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -441,6 +489,7 @@ pub async fn run(
         relay_events,
         store: store.sender(),
         resolver,
+        recording: Some(recording.handle()),
     })?;
     let shared = Arc::new(Shared {
         appliance_id: bootstrap.appliance_id.clone(),
@@ -454,16 +503,27 @@ pub async fn run(
     let notifier = crate::sd_notify::Notifier::from_env();
     notifier.notify("READY=1");
     let watchdog = crate::sd_notify::spawn_watchdog(&notifier);
-    let served = axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartError::Http);
+    // The peer address lets the recording command refuse non-loopback
+    // clients.
+    let served = axum::serve(
+        listener,
+        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(StartError::Http);
     notifier.notify("STOPPING=1");
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
     engine.shutdown(SHUTDOWN_GRACE).await;
     transport.shutdown(Duration::from_secs(5)).await;
+    if tokio::task::spawn_blocking(move || recording.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::error!("the recording service did not stop cleanly");
+    }
     store.stop().await;
     served?;
     tracing::info!("appliance stopped");

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod engine;
 pub mod media_relay;
 pub mod pbx;
+pub mod recording;
 pub mod routing;
 pub mod sd_notify;
 pub mod secrets;

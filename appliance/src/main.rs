@@ -26,6 +26,26 @@ enum Command {
     },
     /// Run the built-in checks (no network, no root) and exit non-zero on failure.
     SelfTest,
+    /// Call recordings.
+    Recording {
+        #[command(subcommand)]
+        command: RecordingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordingCommand {
+    /// Decrypt an encrypted recording (`*.enc`) into the Ogg/Opus or WAV file
+    /// it holds; fails, writing nothing, if the file was altered or cut.
+    Decrypt {
+        /// Secrets file holding `[recording] key`.
+        #[arg(long, default_value = "/etc/voip-appliance/secrets.toml")]
+        secrets: PathBuf,
+        /// The encrypted recording.
+        input: PathBuf,
+        /// The file to write (must not exist).
+        output: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +69,52 @@ fn main() -> ExitCode {
             }
         }
         Command::Run { config, site } => run(&config, site.as_deref()),
+        Command::Recording {
+            command:
+                RecordingCommand::Decrypt {
+                    secrets,
+                    input,
+                    output,
+                },
+        } => decrypt(&secrets, &input, &output),
+    }
+}
+
+fn decrypt(
+    secrets: &std::path::Path,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> ExitCode {
+    use voip_appliance::recording::{decrypt::decrypt_file, seal::RecordingKey};
+    let secrets = match voip_appliance::secrets::load(secrets) {
+        Ok(s) => s,
+        Err(error) => {
+            eprintln!("voip-appliance: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(key) = secrets
+        .recording_key()
+        .and_then(|k| RecordingKey::from_hex(k).ok())
+    else {
+        eprintln!(
+            "voip-appliance: the secrets file has no valid [recording] key (64 hexadecimal digits)"
+        );
+        return ExitCode::FAILURE;
+    };
+    match decrypt_file(&key, input, output) {
+        Ok(format) => {
+            println!(
+                "decrypted {} ({format:?}) to {}",
+                input.display(),
+                output.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("voip-appliance: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

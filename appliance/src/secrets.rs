@@ -8,6 +8,9 @@
 //!
 //! [credentials.ext-201]
 //! password = "..."
+//!
+//! [recording]
+//! key = "<64 hexadecimal digits>"   # only with `[recording] encrypt = true`
 //! ```
 //!
 //! A trunk's or extension's `credentials` key names a `[credentials.<name>]`
@@ -57,18 +60,30 @@ impl fmt::Debug for Credential {
 struct RawSecrets {
     #[serde(default)]
     credentials: BTreeMap<String, Credential>,
+    #[serde(default)]
+    recording: Option<RecordingSecrets>,
+}
+
+/// `[recording]`: the key that encrypts call recordings at rest.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordingSecrets {
+    /// 32 bytes as 64 hexadecimal digits (`openssl rand -hex 32`).
+    key: Secret,
 }
 
 /// The parsed secrets file: credentials by name.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
     credentials: BTreeMap<String, Credential>,
+    recording_key: Option<Secret>,
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
             .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .field("recording_key", &self.recording_key.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -117,6 +132,7 @@ impl Secrets {
         })?;
         Ok(Secrets {
             credentials: raw.credentials,
+            recording_key: raw.recording.map(|r| r.key),
         })
     }
 
@@ -124,7 +140,14 @@ impl Secrets {
     pub fn from_entries(entries: impl IntoIterator<Item = (String, Credential)>) -> Secrets {
         Secrets {
             credentials: entries.into_iter().collect(),
+            recording_key: None,
         }
+    }
+
+    /// The text of `[recording] key` (the recording encryption key), if
+    /// set. Never log it.
+    pub fn recording_key(&self) -> Option<&str> {
+        self.recording_key.as_ref().map(|k| k.expose().as_str())
     }
 
     /// The entry called `name`.
@@ -214,6 +237,19 @@ password = "geheim-201"
             assert!(Secrets::from_toml_str(bad).is_err(), "{bad}");
         }
         assert_eq!(Secrets::from_toml_str("").unwrap(), Secrets::default());
+    }
+
+    #[test]
+    fn recording_key_is_read_and_never_shown() {
+        let text = format!("{EXAMPLE}\n[recording]\nkey = \"{}\"\n", "ab".repeat(32));
+        let s = Secrets::from_toml_str(&text).unwrap();
+        assert_eq!(s.recording_key(), Some("ab".repeat(32).as_str()));
+        assert!(!format!("{s:?}").contains("abab"));
+        assert_eq!(
+            Secrets::from_toml_str(EXAMPLE).unwrap().recording_key(),
+            None
+        );
+        assert!(Secrets::from_toml_str("[recording]\nkee = \"x\"\n").is_err());
     }
 
     #[test]

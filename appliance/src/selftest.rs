@@ -23,7 +23,43 @@ pub fn run() -> Vec<Check> {
                 .map_err(|e| format!("{e:?}")),
         });
     }
+    checks.push(Check {
+        name: "recording",
+        result: recording_check(),
+    });
     checks
+}
+
+/// Encodes one second of stereo Ogg/Opus in memory (the bundled libopus
+/// works on this CPU) and reads the shipped consent prompt.
+fn recording_check() -> Result<String, String> {
+    use crate::recording::consent::Prompt;
+    use crate::recording::ogg;
+    use crate::recording::stream::StreamWriter;
+    use voip_shared::site_config::RecordingFormat;
+    let mut out = Vec::new();
+    let mut writer = StreamWriter::new(RecordingFormat::OggOpus, 16_000, 1, &mut out)
+        .map_err(|e| e.to_string())?;
+    let frame: Vec<i16> = (0..640).map(|i| ((i % 40) * 200 - 4000) as i16).collect();
+    for _ in 0..50 {
+        writer
+            .write_frame(&frame, &mut out)
+            .map_err(|e| e.to_string())?;
+    }
+    writer.finish(&mut out);
+    let duration = ogg::scan(&out)
+        .opus_duration_ms()
+        .ok_or("the Ogg/Opus stream does not scan")?;
+    if duration != 1000 {
+        return Err(format!("1 s of Opus scanned as {duration} ms"));
+    }
+    let prompt = Prompt::consent_nl().map_err(|e| e.to_string())?;
+    Ok(format!(
+        "opus {}, {} bytes per second; consent prompt {} ms",
+        opus::version(),
+        out.len(),
+        prompt.duration().as_millis()
+    ))
 }
 
 #[cfg(test)]

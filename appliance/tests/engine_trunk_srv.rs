@@ -157,6 +157,7 @@ async fn trunk_without_port_registers_at_the_srv_target_port() {
         relay_events,
         store: store.sender(),
         resolver: Some(SipResolver::with_name_servers(vec![dns_addr]).unwrap()),
+        recording: None,
     })
     .unwrap();
 

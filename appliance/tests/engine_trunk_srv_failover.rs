@@ -239,6 +239,7 @@ async fn a_503_from_the_first_srv_target_moves_the_call_to_the_second_not_the_ne
         relay_events,
         store: store.sender(),
         resolver: Some(SipResolver::with_name_servers(vec![dns_addr]).unwrap()),
+        recording: None,
     })
     .unwrap();
 

@@ -26,16 +26,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use voip_media::bridge::{BridgeConfig, LegMedia};
 use voip_media::codec::CodecKind;
 use voip_media::{LegConfig, MediaDirection, RelayConfig};
+use voip_shared::site_config::{RecordingMode, RecordingPolicy};
 use voip_sip::b2bua::{CallRef as SipCall, LegCodec, MediaPorts, Side};
 use voip_sip::sdp::Direction;
 
+use crate::media_relay::record_tap::{CommandRefused, RecordingCommand, RecordingSetup};
 use crate::media_relay::{
     self, EchoConfig, Leg, LegSpec, LocalLeg, RelayError, RelayHandle, RelayManager,
 };
+use crate::recording::consent::Prompt;
+use crate::recording::prompt::PromptSet;
+use crate::recording::service::ServiceHandle;
 
 /// Period of per-leg quality samples (issue 4: every 5 s and at call end).
 const QUALITY_INTERVAL: Duration = Duration::from_secs(5);
@@ -46,6 +51,19 @@ enum Op {
     SetRemote(Leg, LegConfig),
     SetDirection(Leg, MediaDirection),
     SendDtmf(Leg, voip_media::dtmf::DtmfEvent, u32),
+    Recording(RecordingCommand, oneshot::Sender<RecordingAnswer>),
+}
+
+/// The answer to a recording command for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingAnswer {
+    /// Started or stopped.
+    Done,
+    /// Refused (policy `never`, already recording, not recording, or a
+    /// call without recording support such as the echo test).
+    Refused(CommandRefused),
+    /// No such call with media.
+    NoSuchCall,
 }
 
 /// The media engine's codec for an SDP codec name.
@@ -106,6 +124,9 @@ pub(crate) struct MediaBridge {
     /// Call id and legs still to send their last quality sample, per
     /// running (or stopping) relay; outlives `release` until those arrive.
     sample_owners: HashMap<media_relay::CallRef, (String, u8)>,
+    /// The recording service and the consent prompt; `None`: calls are
+    /// not recorded.
+    recording: Option<(ServiceHandle, Arc<PromptSet>)>,
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -188,6 +209,15 @@ fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<
                 Op::SetRemote(leg, remote) => handle.set_remote(leg, remote).await,
                 Op::SetDirection(leg, direction) => handle.set_direction(leg, direction).await,
                 Op::SendDtmf(leg, event, ms) => handle.send_dtmf(leg, event, ms).await,
+                Op::Recording(command, reply) => {
+                    let answer = match handle.recording(command).await {
+                        Ok(Ok(())) => RecordingAnswer::Done,
+                        Ok(Err(refused)) => RecordingAnswer::Refused(refused),
+                        Err(_) => RecordingAnswer::NoSuchCall,
+                    };
+                    let _ = reply.send(answer);
+                    Ok(())
+                }
             };
             match result {
                 Ok(()) => {}
@@ -212,8 +242,26 @@ fn spawn_control(handle: RelayHandle, totals: Arc<RelayTotals>) -> mpsc::Sender<
 }
 
 impl MediaBridge {
-    pub(crate) fn new(manager: RelayManager, media_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        manager: RelayManager,
+        media_timeout: Duration,
+        recording: Option<ServiceHandle>,
+    ) -> Self {
+        // The prompt is resampled to every codec rate once, here.
+        let recording = recording.and_then(|service| {
+            let prompt = Prompt::consent_nl()
+                .map_err(|e| e.to_string())
+                .and_then(|p| PromptSet::new(p).map_err(|e| e.to_string()));
+            match prompt {
+                Ok(prompt) => Some((service, Arc::new(prompt))),
+                Err(error) => {
+                    tracing::error!(%error, "the consent prompt is unusable; calls are not recorded");
+                    None
+                }
+            }
+        });
         MediaBridge {
+            recording,
             manager,
             media_timeout,
             calls: HashMap::new(),
@@ -302,7 +350,93 @@ impl MediaBridge {
         Ok(ports)
     }
 
-    /// Starts (or updates) the two-leg relay of `call`.
+    /// The call ids of the calls whose relay or echo runs.
+    pub(crate) fn active_call_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.control.is_some())
+            .map(|c| c.call_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Starts or stops the recording of the call with id `call_id`; the
+    /// answer comes on `reply`.
+    pub(crate) fn recording_command(
+        &self,
+        call_id: &str,
+        command: RecordingCommand,
+        reply: oneshot::Sender<RecordingAnswer>,
+    ) {
+        let Some(control) = self
+            .calls
+            .values()
+            .find(|c| c.call_id == call_id)
+            .and_then(|c| c.control.as_ref())
+        else {
+            let _ = reply.send(RecordingAnswer::NoSuchCall);
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(op) | mpsc::error::TrySendError::Closed(op)) =
+            control.try_send(Op::Recording(command, reply))
+            && let Op::Recording(_, reply) = op
+        {
+            let _ = reply.send(RecordingAnswer::NoSuchCall);
+        }
+    }
+
+    /// What the relay of a call under `policy` needs to record it; `None`
+    /// when it is never recorded or there is no recording service.
+    fn recording_setup(
+        &self,
+        call_id: &str,
+        payloads: &[(voip_sip::sdp::PayloadType, voip_sip::sdp::Codec)],
+        policy: Option<&RecordingPolicy>,
+    ) -> Option<RecordingSetup> {
+        let policy = policy?;
+        if policy.mode == RecordingMode::Never {
+            return None;
+        }
+        let (service, prompt) = self.recording.as_ref()?;
+        let mut audio = Vec::new();
+        let mut telephone_events = Vec::new();
+        for (pt, codec) in payloads {
+            let name = codec.name.to_ascii_lowercase();
+            let kind = match name.as_str() {
+                "pcmu" => Some(CodecKind::Pcmu),
+                "pcma" => Some(CodecKind::Pcma),
+                "g722" => Some(CodecKind::G722),
+                "opus" => Some(CodecKind::Opus),
+                "telephone-event" => {
+                    telephone_events.push(pt.get());
+                    None
+                }
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                audio.push((pt.get(), kind));
+            }
+        }
+        let mut seed = [0u8; 8];
+        if getrandom::fill(&mut seed).is_err() {
+            tracing::warn!("no entropy for the prompt's RTP identity");
+        }
+        Some(RecordingSetup {
+            call_id: call_id.to_owned(),
+            policy: policy.clone(),
+            audio,
+            telephone_events,
+            service: service.clone(),
+            prompt: Arc::clone(prompt),
+            seed: u64::from_le_bytes(seed),
+        })
+    }
+
+    /// Starts (or updates) the two-leg relay of `call`; a call under a
+    /// recording policy gets the recording relay.
+    #[allow(clippy::too_many_arguments, reason = "the relay command's fields")]
     pub(crate) fn relay(
         &mut self,
         call: SipCall,
@@ -310,12 +444,20 @@ impl MediaBridge {
         a_remote: SocketAddr,
         b_local_port: u16,
         b_remote: SocketAddr,
+        payloads: &[(voip_sip::sdp::PayloadType, voip_sip::sdp::Codec)],
+        recording: Option<&RecordingPolicy>,
     ) {
+        let setup = self
+            .calls
+            .get(&call)
+            .filter(|s| s.pending.is_some())
+            .and_then(|s| self.recording_setup(&s.call_id, payloads, recording));
         self.start_or_update(
             call,
             (a_local_port, a_remote),
             (b_local_port, b_remote),
             None,
+            setup,
         );
     }
 
@@ -335,7 +477,9 @@ impl MediaBridge {
             );
             return;
         };
-        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)));
+        // Transcoded calls are not recorded yet (the bridge's PCM tap is not
+        // wired to the recorder): see voip_module_log.md.
+        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)), None);
     }
 
     /// Injects a digit (SIP INFO from `from`'s side) towards the other leg
@@ -364,6 +508,7 @@ impl MediaBridge {
         (a_local_port, a_remote): (u16, SocketAddr),
         (b_local_port, b_remote): (u16, SocketAddr),
         transcode: Option<(LegMedia, LegMedia)>,
+        recording: Option<RecordingSetup>,
     ) {
         let timeout = self.media_timeout;
         let Some(state) = self.calls.get_mut(&call) else {
@@ -409,6 +554,9 @@ impl MediaBridge {
                     bridge,
                     Some(QUALITY_INTERVAL),
                 )
+            } else if let Some(setup) = recording {
+                self.manager
+                    .create_recorded_relay(state.media, a, b, config, setup)
             } else {
                 self.manager.create_relay(state.media, a, b, config)
             };

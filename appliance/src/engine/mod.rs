@@ -70,7 +70,7 @@
 
 pub mod entropy;
 mod media;
-pub use media::RelayPacketTotals;
+pub use media::{RecordingAnswer, RelayPacketTotals};
 mod quality;
 pub use quality::QualityMetrics;
 pub mod store_thread;
@@ -90,6 +90,7 @@ use voip_sip::message::{Method, SipMessage};
 use voip_sip::registrar::{ConnectionId, Flow, RegistrarEvent, TransportKind as SipKind};
 use voip_sip::trunk::{TrunkEvent, TrunkState};
 
+use crate::media_relay::record_tap::RecordingCommand;
 use crate::media_relay::{RelayEvent, RelayEventKind, RelayManager};
 use crate::pbx::{LocalAddrs, MediaCommand, Pbx, PbxEvent, Transmit};
 use crate::secrets::Secrets;
@@ -132,6 +133,8 @@ pub struct EngineParts {
     pub store: StoreSender,
     /// DNS for trunk hosts; `None`: only IP-literal trunks are reachable.
     pub resolver: Option<SipResolver>,
+    /// The recording service; `None`: calls are not recorded.
+    pub recording: Option<crate::recording::service::ServiceHandle>,
 }
 
 /// One trunk's state for health and metrics.
@@ -180,6 +183,12 @@ enum Command {
         secrets: Secrets,
     },
     Stats(oneshot::Sender<EngineStats>),
+    ActiveCalls(oneshot::Sender<Vec<String>>),
+    Recording {
+        call_id: String,
+        command: RecordingCommand,
+        reply: oneshot::Sender<RecordingAnswer>,
+    },
     Shutdown {
         grace: Duration,
         done: oneshot::Sender<()>,
@@ -204,6 +213,8 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Reload { .. } => "Reload",
             Command::Stats(_) => "Stats",
+            Command::Recording { .. } => "Recording",
+            Command::ActiveCalls(_) => "ActiveCalls",
             Command::Shutdown { .. } => "Shutdown",
         })
     }
@@ -214,6 +225,33 @@ impl EngineHandle {
     pub async fn stats(&self) -> Option<EngineStats> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Stats(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The call ids (as in the CDR) of the calls whose media runs now;
+    /// `None` if the engine has stopped.
+    pub async fn active_calls(&self) -> Option<Vec<String>> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::ActiveCalls(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Starts or stops the recording of the call `call_id` (the CDR's
+    /// call id); `None` if the engine has stopped.
+    pub async fn recording(
+        &self,
+        call_id: &str,
+        command: RecordingCommand,
+    ) -> Option<RecordingAnswer> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Recording {
+                call_id: call_id.to_owned(),
+                command,
+                reply,
+            })
+            .await
+            .ok()?;
         rx.await.ok()
     }
 
@@ -255,7 +293,7 @@ impl Engine {
             inbound: Some(parts.inbound),
             outbound: parts.outbound,
             relay_events: parts.relay_events,
-            media: MediaBridge::new(parts.relays, media_timeout),
+            media: MediaBridge::new(parts.relays, media_timeout, parts.recording),
             store: parts.store,
             resolver: parts.resolver,
             resolved_tx,
@@ -489,6 +527,14 @@ impl Task {
             }
             Command::Stats(reply) => {
                 let _ = reply.send(self.stats());
+            }
+            Command::Recording {
+                call_id,
+                command,
+                reply,
+            } => self.media.recording_command(&call_id, command, reply),
+            Command::ActiveCalls(reply) => {
+                let _ = reply.send(self.media.active_call_ids());
             }
             Command::Shutdown { .. } => {}
         }
@@ -809,9 +855,17 @@ impl Task {
                 a_remote,
                 b_local_port,
                 b_remote,
-            } => self
-                .media
-                .relay(call, a_local_port, a_remote, b_local_port, b_remote),
+                payloads,
+                recording,
+            } => self.media.relay(
+                call,
+                a_local_port,
+                a_remote,
+                b_local_port,
+                b_remote,
+                &payloads,
+                recording.as_ref(),
+            ),
             MediaCommand::EchoLoop {
                 call,
                 local_port,

@@ -72,6 +72,7 @@
 mod bridge_task;
 mod echo;
 pub mod ports;
+pub mod record_tap;
 mod task;
 
 use std::fmt;
@@ -507,6 +508,26 @@ impl RelayManager {
         Ok(self.spawn(call, core, vec![a, b], ports, permit))
     }
 
+    /// Starts relaying between `a` and `b` with call recording (consent
+    /// announcement, tap, on-demand code; see [`record_tap`]).
+    pub fn create_recorded_relay(
+        &self,
+        call: CallRef,
+        a: LegSpec,
+        b: LegSpec,
+        config: RelayConfig,
+        setup: record_tap::RecordingSetup,
+    ) -> Result<RelayHandle, RelayError> {
+        let permit = self.slot()?;
+        let (a, remote_a) = Self::leg_sockets(a)?;
+        let (b, remote_b) = Self::leg_sockets(b)?;
+        let ports = [Some(a.lease.pair), Some(b.lease.pair)];
+        let at = now();
+        let relay = voip_media::Relay::new(at, config, remote_a, remote_b);
+        let core = record_tap::RecordedRelay::new(at, relay, remote_a, remote_b, setup);
+        Ok(self.spawn(call, core, vec![a, b], ports, permit))
+    }
+
     /// Starts an echo on one leg: RTP from the latched source goes back to
     /// it (see [`Echo`]). Must be called within a Tokio runtime.
     pub fn create_echo(
@@ -660,6 +681,16 @@ impl RelayHandle {
             reply,
         })
         .await?
+    }
+
+    /// Starts or stops the call's recording (only a relay made with
+    /// [`RelayManager::create_recorded_relay`] takes it).
+    pub async fn recording(
+        &self,
+        command: record_tap::RecordingCommand,
+    ) -> Result<Result<(), record_tap::CommandRefused>, RelayError> {
+        self.ask(|reply| Command::Recording { command, reply })
+            .await
     }
 
     /// A snapshot of counters and quality figures.

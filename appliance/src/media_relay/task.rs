@@ -14,6 +14,7 @@ use voip_media::{Event, Leg, LegConfig, MediaDirection, Port, Relay, Transmit};
 
 use super::bridge_task::Transcoder;
 use super::echo::Echo;
+use super::record_tap::{CommandRefused, RecordingCommand};
 use super::{
     CallRef, IoCounters, LegStats, MAX_DATAGRAM, PortLease, RelayError, RelayEvent, RelayEventKind,
     RelayStats, ensure_rtcp, now,
@@ -47,6 +48,10 @@ pub(crate) enum Command {
     },
     Stats {
         reply: oneshot::Sender<RelayStats>,
+    },
+    Recording {
+        command: RecordingCommand,
+        reply: oneshot::Sender<Result<(), CommandRefused>>,
     },
     Stop {
         reply: oneshot::Sender<RelayStats>,
@@ -83,6 +88,14 @@ pub(crate) trait Core: Send + 'static {
         _duration_ms: u32,
     ) -> Result<(), RelayError> {
         Err(RelayError::NotTranscoding)
+    }
+    /// A recording command; only a relay with recording takes it.
+    fn recording(
+        &mut self,
+        _now: Instant,
+        _command: RecordingCommand,
+    ) -> Result<(), CommandRefused> {
+        Err(CommandRefused::NotSupported)
     }
 }
 
@@ -424,6 +437,9 @@ impl<C: Core> Task<C> {
             }
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats(io));
+            }
+            Command::Recording { command, reply } => {
+                let _ = reply.send(self.core.recording(now(), command));
             }
             Command::Stop { reply } => return Some(Exit::Stop(reply)),
         }

@@ -119,7 +119,9 @@ use std::time::{Duration, Instant};
 use time::{OffsetDateTime, UtcOffset};
 use voip_shared::error::ErrorCode;
 use voip_shared::mqtt::CallRecord;
-use voip_shared::site_config::{Codec as SiteCodec, DigestAlgorithm, SiteConfig, Transport, Trunk};
+use voip_shared::site_config::{
+    Codec as SiteCodec, DigestAlgorithm, RecordingPolicy, SiteConfig, Transport, Trunk,
+};
 
 use voip_sip::auth::{
     BanConfig, BanEvent, BanTracker, Cidr as BanCidr, Credentials, DigestServer,
@@ -172,6 +174,8 @@ struct CallInfo {
     /// The party the route reached (extension, dialled E.164, echo number).
     callee: String,
     booked: bool,
+    /// The recording policy resolved when the call was routed.
+    recording: Option<RecordingPolicy>,
 }
 
 /// Who owns a client transaction.
@@ -965,12 +969,15 @@ impl<R: Entropy> Pbx<R> {
                         a_remote,
                         b_local_port,
                         b_remote,
+                        payloads,
                     } => MediaCommand::Relay {
                         call,
                         a_local_port,
                         a_remote,
                         b_local_port,
                         b_remote,
+                        payloads,
+                        recording: self.calls.get(&call).and_then(|c| c.recording.clone()),
                     },
                     MediaInstruction::Transcode {
                         call,
@@ -1271,6 +1278,7 @@ impl<R: Entropy> Pbx<R> {
                         outcome: None,
                         callee: String::new(),
                         booked: false,
+                        recording: None,
                     },
                 );
             }
@@ -1443,7 +1451,58 @@ impl<R: Entropy> Pbx<R> {
             info.callee = reached;
             info.outcome = Some(outcome);
         }
+        if book {
+            let policy = self.recording_policy(call);
+            if let Some(info) = self.calls.get_mut(&call) {
+                info.recording = policy;
+            }
+        }
         decision
+    }
+
+    /// The recording policy of a routed call: the caller's extension's,
+    /// else the callee's extension's, else the trunk's (inbound: the trunk
+    /// the call came in on; outbound: the first trunk of the route). A
+    /// per-call override (click-to-call API) does not exist yet; the
+    /// on-demand command of the media path starts and stops recordings.
+    fn recording_policy(&self, call: CallRef) -> Option<RecordingPolicy> {
+        use crate::recording::policy::{CallPolicies, resolve};
+        let info = self.calls.get(&call)?;
+        let named = |name: Option<&String>| name.and_then(|n| self.site.recording_policy(n));
+        let extension = |number: &str| {
+            named(
+                self.site
+                    .extension(number)
+                    .and_then(|e| e.recording_policy.as_ref()),
+            )
+        };
+        let trunk = |id: &str| {
+            named(
+                self.site
+                    .trunks
+                    .iter()
+                    .find(|t| t.id == id)
+                    .and_then(|t| t.recording_policy.as_ref()),
+            )
+        };
+        let (from_extension, inbound_trunk) = match &info.origin {
+            CallerOrigin::Extension(number) => (extension(number), None),
+            CallerOrigin::Trunk { trunk_id, .. } => (None, trunk(trunk_id)),
+        };
+        let (to_extension, outbound_trunk) = match info.outcome.as_ref().map(|o| &o.decision) {
+            Some(RouteDecision::Extension { number }) => (extension(number), None),
+            Some(RouteDecision::Trunks { trunk_ids, .. }) => {
+                (None, trunk_ids.first().and_then(|id| trunk(id)))
+            }
+            _ => (None, None),
+        };
+        resolve(&CallPolicies {
+            call: None,
+            caller_extension: from_extension,
+            callee_extension: to_extension,
+            trunk: inbound_trunk.or(outbound_trunk),
+        })
+        .cloned()
     }
 
     /// The B-leg targets on trunk `id`, one per resolved address in RFC 3263

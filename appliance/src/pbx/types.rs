@@ -97,6 +97,10 @@ pub enum MediaCommand {
         b_local_port: u16,
         /// Where B wants RTP.
         b_remote: SocketAddr,
+        /// Payload types of the relayed stream and their codecs.
+        payloads: Vec<(voip_sip::sdp::PayloadType, voip_sip::sdp::Codec)>,
+        /// The call's recording policy (resolved when it was routed).
+        recording: Option<voip_shared::site_config::RecordingPolicy>,
     },
     /// Transcode between the legs: they have no codec in common (repeated
     /// whenever a remote address changes).

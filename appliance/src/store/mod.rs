@@ -1,4 +1,5 @@
-//! The appliance's `SQLite` store: call records (CDRs) and the MQTT outbox.
+//! The appliance's `SQLite` store: call records (CDRs), the MQTT outbox and
+//! the index of call recordings.
 //!
 //! # Threading
 //!
@@ -46,6 +47,7 @@ mod calls;
 mod error;
 mod outbox;
 mod quality;
+mod recordings;
 mod schema;
 
 use std::path::Path;
@@ -58,6 +60,7 @@ use voip_shared::mqtt::ApplianceId;
 pub use error::StoreError;
 pub use outbox::{Backlog, OutboxRecord};
 pub use quality::MAX_SAMPLES_PER_BATCH;
+pub use recordings::{NewRecording, RecordingRow, RecordingState};
 pub use schema::SCHEMA_VERSION;
 
 /// Default bound of the outbox: 64 MiB of payloads, about a week of

@@ -89,8 +89,38 @@ CREATE TABLE quality_samples (
 CREATE INDEX quality_samples_call ON quality_samples (call_id);
 ";
 
+/// Version 3: the index of call recordings (`recording` module).
+///
+/// - `path` is the file name inside the recordings directory.
+/// - `state`: `recording` while written (a crash leaves it so; recovery at
+///   start repairs the file and sets `recovered`), `complete`, or `failed`
+///   (the file was unusable; the row keeps the call's trace until retention
+///   removes it).
+/// - `bytes`, `duration_ms`, `sha256` (hex, of the file as stored, i.e. the
+///   ciphertext when `encrypted`) are set when the recording ends.
+/// - `retention_days` comes from the policy the call was recorded under.
+const V3: &str = "
+CREATE TABLE recordings (
+    id             TEXT    PRIMARY KEY,
+    call_id        TEXT    NOT NULL,
+    path           TEXT    NOT NULL UNIQUE,
+    format         TEXT    NOT NULL CHECK (format IN ('ogg_opus', 'wav')),
+    sample_rate    INTEGER NOT NULL CHECK (sample_rate > 0),
+    started_at     INTEGER NOT NULL,
+    retention_days INTEGER NOT NULL CHECK (retention_days >= 1),
+    duration_ms    INTEGER NOT NULL DEFAULT 0 CHECK (duration_ms >= 0),
+    bytes          INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),
+    sha256         TEXT,
+    encrypted      INTEGER NOT NULL CHECK (encrypted IN (0, 1)),
+    state          TEXT    NOT NULL CHECK (state IN ('recording', 'complete', 'recovered', 'failed')),
+    finished_at    INTEGER
+) STRICT;
+CREATE INDEX recordings_started_at ON recordings (started_at);
+CREATE INDEX recordings_call_id ON recordings (call_id);
+";
+
 /// The migrations, in order. The schema version is their count.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The newest schema version this build knows.
 #[allow(clippy::cast_possible_wrap)] // A handful of migrations, far below i64::MAX.

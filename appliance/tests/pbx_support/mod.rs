@@ -35,7 +35,12 @@ pub const PORTS: MediaPorts = MediaPorts {
 /// The site: two trunks (`kpn` registering only when `register_kpn`),
 /// extensions 201/202 with a full profile and 203 with internal calls only.
 pub fn site(register_kpn: bool) -> SiteConfig {
-    let text = format!(
+    SiteConfig::from_toml_str(&site_text(register_kpn)).unwrap()
+}
+
+/// The TOML of [`site`] (for tests that add to it).
+pub fn site_text(register_kpn: bool) -> String {
+    format!(
         r#"
 version = 1
 site_name = "Testkantoor"
@@ -106,8 +111,7 @@ strip = 1
 prefix = "+31"
 destination = {{ trunk_group = "all" }}
 "#
-    );
-    SiteConfig::from_toml_str(&text).unwrap()
+    )
 }
 
 pub const SECRETS: &str = r#"

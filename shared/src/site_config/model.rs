@@ -210,6 +210,8 @@ pub struct Trunk {
     pub srtp: SrtpMode,
     /// OPTIONS keepalive interval; `None` when disabled.
     pub options_interval: Option<Duration>,
+    /// Name of its recording policy (exists), if any.
+    pub recording_policy: Option<String>,
 }
 
 impl Trunk {

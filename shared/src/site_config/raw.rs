@@ -101,6 +101,10 @@ pub struct RawTrunk {
     /// OPTIONS keepalive interval in seconds; 0 disables; default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options_interval_s: Option<i64>,
+    /// Name of the recording policy of calls over this trunk, if any
+    /// (an extension's or the call's own policy wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_policy: Option<String>,
 }
 
 /// An inbound number (DID) on a trunk.

@@ -562,3 +562,25 @@ fn digest_algorithms_reject_empty_unknown_and_duplicate_entries() {
         assert_eq!(problems, vec![((*path).to_owned(), *code)], "{list}");
     }
 }
+
+#[test]
+fn trunks_may_name_an_existing_recording_policy() {
+    let with = |name: &str| {
+        EXAMPLE.replacen(
+            "options_interval_s = 30\n",
+            &format!("options_interval_s = 30\nrecording_policy = \"{name}\"\n"),
+            1,
+        )
+    };
+    let c = SiteConfig::from_toml_str(&with("klantenservice")).unwrap();
+    let trunk = c
+        .trunks
+        .iter()
+        .find(|t| t.recording_policy.is_some())
+        .unwrap();
+    assert_eq!(trunk.recording_policy.as_deref(), Some("klantenservice"));
+    let problems = problems_of(SiteConfig::from_toml_str(&with("bestaat-niet")));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].0.ends_with(".recording_policy"), "{problems:?}");
+    assert_eq!(problems[0].1, "config-unknown-recording-policy");
+}

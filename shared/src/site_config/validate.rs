@@ -615,6 +615,16 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
             Some(0) => None,
             v => Some(seconds(ranged(v, 30, (5, 3600), &interval_path, p))),
         };
+        if let Some(policy) = &raw.recording_policy
+            && !policy_names.contains_key(policy.as_str())
+            && !broken_policies.contains(policy)
+        {
+            p.push(
+                format!("{base}.recording_policy"),
+                ProblemCode::UnknownRecordingPolicy,
+                &[("name", policy)],
+            );
+        }
         trunks.push(Trunk {
             id: raw.id.clone(),
             host: raw.host.clone(),
@@ -637,6 +647,7 @@ fn validate_parts(parts: Parts, mut problems: Problems) -> Result<SiteConfig, In
             allowed_sources,
             srtp: raw.srtp.unwrap_or(SrtpMode::Off),
             options_interval,
+            recording_policy: raw.recording_policy.clone(),
         });
     }
     let broken_trunks = parts.trunks.broken_names("id");

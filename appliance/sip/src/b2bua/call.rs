@@ -805,6 +805,7 @@ impl Call {
                 a_remote,
                 b_local_port: p.b_port,
                 b_remote,
+                payloads: relay_payloads(&self.last_sdp),
             });
         }
     }
@@ -1563,4 +1564,29 @@ impl Call {
                 .push_back(MediaInstruction::Release { call: self.id });
         }
     }
+}
+
+/// The payload types of a relayed call: those of the SDP we last sent A
+/// (B's answer or offer, anchored), then those only in the one we last sent
+/// B. The relay forwards packets unchanged, so one table serves both legs.
+fn relay_payloads(last_sdp: &[Vec<u8>; 2]) -> Vec<(crate::sdp::PayloadType, Codec)> {
+    let mut out: Vec<(crate::sdp::PayloadType, Codec)> = Vec::new();
+    for body in last_sdp {
+        let Ok(session) = Session::parse_bytes(body) else {
+            continue;
+        };
+        let Some(m) = session
+            .media
+            .iter()
+            .find(|m| m.media == crate::sdp::MediaType::Audio && m.port != 0)
+        else {
+            continue;
+        };
+        for (pt, codec) in m.codecs() {
+            if !out.iter().any(|(p, _)| *p == pt) {
+                out.push((pt, codec));
+            }
+        }
+    }
+    out
 }

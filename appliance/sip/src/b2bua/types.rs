@@ -210,6 +210,10 @@ pub enum MediaInstruction {
         b_local_port: u16,
         /// Where B wants RTP.
         b_remote: SocketAddr,
+        /// Payload types of the relayed stream and their codecs (the
+        /// negotiated answer's first, then the offer's), so the media path
+        /// can decode what it relays (call recording) without changing it.
+        payloads: Vec<(crate::sdp::PayloadType, crate::sdp::Codec)>,
     },
     /// Decode, resample and re-encode between the legs: they have no codec
     /// in common. Sent again whenever a remote address changes.
