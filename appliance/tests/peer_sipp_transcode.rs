@@ -307,7 +307,7 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
     let ffmpeg = require_tool("ffmpeg", "ffmpeg");
     let sox = require_tool("sox", "sox");
     let dir = temp_dir("transcode");
-    std::fs::write(dir.join("tone.pcap"), rtp_pcap(&sox_tone_alaw(&dir, 5))).unwrap();
+    std::fs::write(dir.join("tone.pcap"), rtp_pcap(&sox_tone_alaw(&dir, 8))).unwrap();
 
     let provider = SocketAddr::from((PROVIDER1_IP, free_udp_port(PROVIDER1_IP)));
     let trunks = [TrunkSpec {
@@ -440,7 +440,9 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
     );
     assert!(events.iter().any(|e| e[1] & 0x80 != 0), "an end packet");
 
-    // Own RTCP: sender reports from the appliance's RTCP ports on both legs.
+    // Own RTCP from the appliance's RTCP ports on both legs (the first
+    // report is due 1.25–3.75 s after the task starts; the call lasts 6 s):
+    // SR while it sends audio, so SR here.
     let ours = |p: u16| (range.0..=range.1).contains(&p);
     let sr_ports: std::collections::BTreeSet<u16> = datagrams
         .iter()
@@ -451,7 +453,7 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
     assert_eq!(
         sr_ports.len(),
         2,
-        "sender reports from both legs' RTCP ports, got {sr_ports:?}"
+        "sender reports from both legs' RTCP ports, got {sr_ports:?}\n{log}"
     );
 
     // Quality samples of both legs, with their codecs, reached the store.

@@ -14,7 +14,10 @@ busier signal than speech for the encoders).
 
 Measured: the appliance's utime+stime (/proc/<pid>/stat, whole process tree)
 over the plateau where all N calls are up, as % of one core per call, and
-from that the calls 2 cores could carry. Results go to
+from that the calls 2 cores could carry; and the RTP packets the daemon
+received per call and second over the plateau (from /metrics, which the 5 s
+quality samples update: a healthy call gives 100, 50 per leg), to see whether
+the SIPp peers kept the media flowing. Results go to
 bench/transcode-load/results/<date>-<N>.json.
 
 Tools: python3, sipp (sip-tester), sox. Every process started is killed on
@@ -161,6 +164,19 @@ destination = "extension"
 """
 
 
+def rtp_received() -> float | None:
+    """The daemon's voip_rtp_packets_received_total (updated by 5 s quality samples)."""
+    import urllib.request
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:18089/metrics", timeout=2).read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("voip_rtp_packets_received_total "):
+            return float(line.split()[1])
+    return None
+
+
 def last_stat(csv_path: Path) -> dict[str, str]:
     try:
         lines = [l for l in csv_path.read_text().splitlines() if l.strip()]
@@ -190,6 +206,7 @@ def main() -> int:
         (work / "site.toml").write_text(SITE)
         (work / "secrets.toml").write_text('[credentials.ext-202]\npassword = "bench-202"\n\n'
                                            '[credentials.trunk-loadgen]\npassword = "unused"\n')
+        (work / "secrets.toml").chmod(0o600)
         (work / "appliance.toml").write_text(f"""version = 1
 appliance_id = "bench-01"
 tenant = "bench"
@@ -231,7 +248,8 @@ listen = "127.0.0.1:18089"
         while uac.poll() is None and time.monotonic() - t0 < hold_s + a.calls / a.rate + 60:
             time.sleep(1.0)
             stat = last_stat(work / "uac.csv")
-            samples.append((time.monotonic(), int(stat.get("CurrentCall", "0") or 0), cpu_seconds(pids)))
+            samples.append((time.monotonic(), int(stat.get("CurrentCall", "0") or 0), cpu_seconds(pids),
+                            rtp_received()))
         uac.wait(timeout=30)
         final = last_stat(work / "uac.csv")
         plateau = [s for s in samples if s[1] >= a.calls]
@@ -244,8 +262,11 @@ listen = "127.0.0.1:18089"
             "plateau_samples": len(plateau),
         }
         if len(plateau) >= 3:
-            (ta, _, ca), (tb, _, cb) = plateau[0], plateau[-1]
+            (ta, _, ca, ra), (tb, _, cb, rb) = plateau[0], plateau[-1]
             core = (cb - ca) / (tb - ta)
+            if ra is not None and rb is not None:
+                # Both legs of a healthy call send 50 packets/s each: 100.
+                result["rtp_in_pps_per_call"] = round((rb - ra) / (tb - ta) / a.calls, 1)
             per_call = core / a.calls
             result.update(plateau_seconds=round(tb - ta, 1), appliance_core_pct=round(100 * core, 1),
                           core_pct_per_call=round(100 * per_call, 3),
