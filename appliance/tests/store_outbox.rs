@@ -215,7 +215,11 @@ fn record_calls_stores_a_batch_with_consecutive_seqs() {
     let (a, b) = (cdr("c-1", 1), cdr("c-2", 2));
     let seqs = store.record_calls(T0, &[&a, &b, &a]).unwrap();
 
-    assert_eq!(seqs, vec![1, 2, 1], "a repeated call id keeps its first seq");
+    assert_eq!(
+        seqs,
+        vec![1, 2, 1],
+        "a repeated call id keeps its first seq"
+    );
     assert_eq!(pending_seqs(&store), vec![1, 2]);
     assert_eq!(store.call("c-1").unwrap(), Some(a));
     assert_eq!(store.call("c-2").unwrap(), Some(b));

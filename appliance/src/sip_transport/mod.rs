@@ -213,6 +213,51 @@ pub struct Outbound {
     pub server_name: Option<String>,
 }
 
+/// The sending side for later layers (the engine). UDP datagrams are sent
+/// at once from the caller's task when the socket's send buffer has room,
+/// without a hop to the dispatch task (one task wake-up less per message);
+/// everything else (streams, a UDP send that would block) goes through the
+/// dispatch queue as [`SipTransport::outbound`] does.
+#[derive(Debug, Clone)]
+pub struct OutboundSender {
+    queue: mpsc::Sender<Outbound>,
+    direct: Option<Arc<Ctx>>,
+}
+
+impl OutboundSender {
+    /// A sender that only queues (no direct UDP sends), e.g. for tests
+    /// that read the queue.
+    pub fn queued(queue: mpsc::Sender<Outbound>) -> Self {
+        OutboundSender {
+            queue,
+            direct: None,
+        }
+    }
+
+    /// Sends `out` (UDP: now if the socket has room; see the type's
+    /// documentation) or queues it for the dispatch task. Never waits;
+    /// errors are those of [`mpsc::Sender::try_send`] on the queue.
+    pub fn try_send(&self, out: Outbound) -> Result<(), mpsc::error::TrySendError<Outbound>> {
+        if out.transport == TransportKind::Udp
+            && let Some(ctx) = &self.direct
+        {
+            let Some(socket) = ctx.udp_socket(out.connection) else {
+                ctx.metrics.dropped(DropCause::NoRoute);
+                return Ok(());
+            };
+            match socket.try_send_to(&out.bytes, out.destination) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
+        }
+        self.queue.try_send(out)
+    }
+}
+
 /// Why the SIP transports could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -872,6 +917,15 @@ impl SipTransport {
     /// Where later layers put messages to send.
     pub fn outbound(&self) -> mpsc::Sender<Outbound> {
         self.outbound.clone()
+    }
+
+    /// Like [`SipTransport::outbound`], with UDP sent directly from the
+    /// caller's task (see [`OutboundSender`]).
+    pub fn sender(&self) -> OutboundSender {
+        OutboundSender {
+            queue: self.outbound.clone(),
+            direct: Some(Arc::clone(&self.ctx)),
+        }
     }
 
     /// The counters.

@@ -26,12 +26,34 @@ pub(super) async fn serve(
                 Err(_) => continue,
             },
         };
-        let frame = parse_datagram(&buf[..n]);
-        if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
-            && socket.send_to(&answer, source).await.is_err()
-        {
-            ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+        handle(&socket, &ctx, id, &buf[..n], source).await;
+        // Take what else is queued without a trip through the reactor
+        // (bounded, so shutdown is still seen).
+        for _ in 0..BATCH {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, source)) => handle(&socket, &ctx, id, &buf[..n], source).await,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {}
+            }
         }
     }
     ctx.unregister(id);
+}
+
+/// Datagrams read per wake-up after the first.
+const BATCH: usize = 64;
+
+async fn handle(
+    socket: &UdpSocket,
+    ctx: &Ctx,
+    id: ConnectionId,
+    datagram: &[u8],
+    source: std::net::SocketAddr,
+) {
+    let frame = parse_datagram(datagram);
+    if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
+        && socket.send_to(&answer, source).await.is_err()
+    {
+        ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
 }
