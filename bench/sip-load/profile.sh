@@ -115,6 +115,7 @@ sipp -sf "$HERE/uac.xml" -i 127.0.0.1 -p 5090 127.0.0.1:5070 -s +31201234567 \
 # let the last transactions finish before stopping the appliance
 sleep 2
 CPU1=$(cpu_ticks)
+curl -sf http://127.0.0.1:18088/metrics >"$OUT/metrics.txt" 2>/dev/null || true
 tail -1 "$OUT/uac_stat.csv" | awk -F';' '{print "created " $13 ", successful " $16 ", failed " $18}' || true
 # Without --wrap this is the appliance's own CPU time (with a wrapper: the wrapper's).
 echo "CPU $(( (CPU1 - CPU0) * 1000 / $(getconf CLK_TCK) )) ms for $CALLS calls" \

@@ -857,6 +857,7 @@ impl SipTransport {
             let bound = socket
                 .local_addr()
                 .map_err(bind_err(TransportKind::Udp, addr))?;
+            set_udp_buffers(&socket, bound);
             let socket = Arc::new(socket);
             let id = ctx.new_id();
             ctx.register(id, Sink::Udp(Arc::clone(&socket)));
@@ -954,6 +955,32 @@ impl SipTransport {
         }
         tracing::info!("SIP transport stopped");
     }
+}
+
+/// Receive and send buffer asked for each SIP UDP socket. The kernel
+/// default (`net.core.rmem_default`, about 208 KiB) holds only some 10 ms of
+/// signalling at 1 000 calls/s: a scheduling stall of the daemon on a busy
+/// box then drops datagrams (counted in `RcvbufErrors` of
+/// `/proc/net/snmp`), and a dropped final response that the peer does not
+/// retransmit leaves a call hanging. Linux caps the value at
+/// `net.core.rmem_max` / `wmem_max` (kernel default 208 KiB; raise both to
+/// 4 MiB with sysctl for high call rates, see `docs/performance.md`).
+pub const UDP_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+fn set_udp_buffers(socket: &UdpSocket, bound: SocketAddr) {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(error) = sock.set_recv_buffer_size(UDP_SOCKET_BUFFER) {
+        tracing::warn!(addr = %bound, %error, "cannot size the SIP UDP receive buffer");
+    }
+    if let Err(error) = sock.set_send_buffer_size(UDP_SOCKET_BUFFER) {
+        tracing::warn!(addr = %bound, %error, "cannot size the SIP UDP send buffer");
+    }
+    tracing::debug!(
+        addr = %bound,
+        recv = sock.recv_buffer_size().unwrap_or_default(),
+        send = sock.send_buffer_size().unwrap_or_default(),
+        "SIP UDP socket buffers"
+    );
 }
 
 async fn dispatch_outbound(
