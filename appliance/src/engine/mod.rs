@@ -232,6 +232,13 @@ impl Engine {
     /// Starts the engine task. Must be called within a tokio runtime.
     pub fn spawn(parts: EngineParts) -> Result<Engine, EntropyError> {
         let rng = OsEntropy::new()?;
+        // The numbering-plan tables are built on first use (about 0.6 G
+        // instructions, a few hundred ms on a Pi): do it now, not in the
+        // first call's setup time.
+        let _ = voip_shared::number::classify(
+            "+31201234567",
+            &voip_shared::number::DialPlanContext::default(),
+        );
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (resolved_tx, resolved_rx) = mpsc::channel(64);
         let (now, now_unix) = clock();
