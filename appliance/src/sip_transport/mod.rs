@@ -12,7 +12,13 @@
 //!   discarded and counted.
 //! - [`Reaction::Process`] → an
 //!   [`Inbound`] on the channel returned by [`SipTransport::start`]; later
-//!   layers send through [`SipTransport::outbound`] with an [`Outbound`].
+//!   layers send through [`SipTransport::outbound`] with an [`Outbound`]
+//!   (or [`SipTransport::sender`], which sends UDP from the caller's task).
+//!
+//! UDP under load: each socket asks for [`UDP_SOCKET_BUFFER`] of receive
+//! and send buffer; a receive task reads up to 64 queued datagrams per
+//! wake-up, and while the inbound channel is full it waits (the datagrams
+//! wait in the socket buffer) instead of reading and dropping them.
 //!
 //! Where answers go: always to the source IP address and port of the request
 //! (UDP: the datagram's source; TCP/TLS: the same connection). This is RFC

@@ -50,6 +50,16 @@ async fn handle(
     datagram: &[u8],
     source: std::net::SocketAddr,
 ) {
+    // Back-pressure: while the engine's queue is full (a burst, or the
+    // engine not scheduled for a moment on a busy box), wait for room rather
+    // than read on and drop: unread datagrams wait in the socket's 4 MiB
+    // receive buffer, and a dropped final response that the peer does not
+    // retransmit would leave its call hanging.
+    if ctx.inbound.capacity() == 0
+        && let Ok(permit) = ctx.inbound.reserve().await
+    {
+        drop(permit);
+    }
     let frame = parse_datagram(datagram);
     if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
         && socket.send_to(&answer, source).await.is_err()
