@@ -484,7 +484,7 @@ pub async fn run(
         local,
         nonce_key,
         inbound,
-        outbound: transport.outbound(),
+        outbound: transport.sender(),
         relays,
         relay_events,
         store: store.sender(),

@@ -152,7 +152,7 @@ async fn trunk_without_port_registers_at_the_srv_target_port() {
         local: local_addrs(transport.local_addrs()),
         nonce_key: [7; 32],
         inbound,
-        outbound: transport.outbound(),
+        outbound: transport.sender(),
         relays,
         relay_events,
         store: store.sender(),

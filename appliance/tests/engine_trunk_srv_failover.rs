@@ -234,7 +234,7 @@ async fn a_503_from_the_first_srv_target_moves_the_call_to_the_second_not_the_ne
         local: local_addrs(transport.local_addrs()),
         nonce_key: [7; 32],
         inbound,
-        outbound: transport.outbound(),
+        outbound: transport.sender(),
         relays,
         relay_events,
         store: store.sender(),

@@ -215,6 +215,38 @@ fn record_call_is_idempotent_on_call_id() {
 }
 
 #[test]
+fn record_calls_stores_a_batch_with_consecutive_seqs() {
+    let mut store = memory();
+    let (a, b) = (cdr("c-1", 1), cdr("c-2", 2));
+    let seqs = store.record_calls(T0, &[&a, &b, &a]).unwrap();
+
+    assert_eq!(
+        seqs,
+        vec![1, 2, 1],
+        "a repeated call id keeps its first seq"
+    );
+    assert_eq!(pending_seqs(&store), vec![1, 2]);
+    assert_eq!(store.call("c-1").unwrap(), Some(a));
+    assert_eq!(store.call("c-2").unwrap(), Some(b));
+    assert_eq!(store.backlog().unwrap().next_seq, 3);
+}
+
+#[test]
+fn record_calls_stores_nothing_when_one_record_of_the_batch_fails() {
+    let mut store = memory();
+    let good = cdr("c-1", 1);
+    let mut bad = cdr("c-2", 2);
+    // Beyond what fits in i64 nanoseconds since the epoch.
+    bad.ended_at = datetime!(2300-01-01 0:00 UTC);
+    let error = store.record_calls(T0, &[&good, &bad]).unwrap_err();
+
+    assert!(matches!(error, StoreError::OutOfRange { .. }), "{error:?}");
+    assert_eq!(store.call("c-1").unwrap(), None, "rolled back");
+    assert!(pending_seqs(&store).is_empty());
+    assert_eq!(store.record_call(T0, &good).unwrap(), 1, "no seq consumed");
+}
+
+#[test]
 fn recording_an_acknowledged_call_again_does_not_requeue_it() {
     let mut store = memory();
     let seq = store.record_call(T0, &cdr("c-1", 1)).unwrap();

@@ -205,6 +205,40 @@ class Kamailio(Target):
         if with_rtpengine:
             cmd += ["-A", "WITH_RTPENGINE"]
         super().__init__(cmd, addr, workdir)
+        self.rtpengine: subprocess.Popen | None = None
+        self.rtpengine_cmd = (
+            [
+                shutil.which("rtpengine") or "/usr/bin/rtpengine",
+                "--config-file=none", "--table=-1", "--interface=127.0.0.1",
+                "--listen-ng=127.0.0.1:2223", "--foreground", "--log-stderr", "--log-level=4",
+                "--port-min=30000", "--port-max=40000", "--num-threads=2", "--timeout=60",
+            ]  # fmt: skip
+            if with_rtpengine
+            else None
+        )
+        if with_rtpengine:
+            self.name = "kamailio-rtpengine"
+
+    def start(self) -> None:
+        # rtpengine in userspace (--table=-1: no kernel module), measured with Kamailio.
+        if self.rtpengine_cmd:
+            self.rtpengine = start(self.rtpengine_cmd, self.workdir, self.workdir / "rtpengine.log")
+            time.sleep(1.0)
+            if self.rtpengine.poll() is not None:
+                raise SystemExit(f"rtpengine exited at start, see {self.workdir / 'rtpengine.log'}")
+        super().start()
+
+    def pids(self) -> list[int]:
+        pids = super().pids()
+        if self.rtpengine is not None:
+            pids += process_tree(self.rtpengine.pid)
+        return pids
+
+    def stop(self) -> None:
+        super().stop()
+        if self.rtpengine is not None:
+            stop(self.rtpengine)
+            self.rtpengine = None
 
     def extra(self) -> dict:
         kamcmd = shutil.which("kamcmd")
@@ -367,6 +401,7 @@ def run_uac(sipp: Sipp, target: Target, rundir: Path, scenario: str, rate, calls
     rows = read_stat(rundir / "uac_stat.csv")
     res = summarize_stat(rows)
     res.update(
+        loadavg_end=os.getloadavg(),
         rate=rate,
         calls_requested=calls,
         limit=limit,
@@ -514,7 +549,9 @@ def main() -> int:
     ap.add_argument("--rtp-calls", type=int, default=0, help="concurrent G.711 calls in the rtp phase (0 = skip)")
     ap.add_argument("--rtp-hold-ms", type=int, default=15000)
     ap.add_argument("--pcap", default="/usr/share/sip-tester/g711a.pcap", help="G.711 A-law pcap the UAC plays")
-    ap.add_argument("--rtp-relay", default="", help="for kamailio: 'rtpengine' to anchor media (must be running)")
+    ap.add_argument(
+        "--rtp-relay", default="", help="for kamailio: 'rtpengine' to anchor media (run.py starts rtpengine in userspace)"
+    )
     ap.add_argument("--shm-mb", type=int, default=1024)
     ap.add_argument("--pkg-mb", type=int, default=16)
     ap.add_argument("--children", type=int, default=4)
@@ -540,14 +577,14 @@ def main() -> int:
     sipp = Sipp(a, workdir)
 
     result = {
-        "target": a.target,
+        "target": target.name,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "host": {"nproc": os.cpu_count(), "loadavg_start": os.getloadavg(), "kernel": os.uname().release},
         "versions": {},
         "params": {k: v for k, v in vars(a).items() if k != "target_cmd"},
         "target_cmd": target.cmd,
     }
-    for tool, flag in (("sipp", "-v"), ("kamailio", "-v")):
+    for tool, flag in (("sipp", "-v"), ("kamailio", "-v"), ("rtpengine", "--version")):
         if shutil.which(tool):
             v = subprocess.run([tool, flag], capture_output=True, text=True, timeout=10)
             result["versions"][tool] = (v.stdout + v.stderr).strip().splitlines()[0:2]
@@ -580,7 +617,7 @@ def main() -> int:
     result["host"]["loadavg_end"] = os.getloadavg()
     result["wall_s"] = round(time.monotonic() - t_start, 1)
 
-    out = Path(a.out) if a.out else HERE / "results" / f"{a.target}-{dt.date.today().isoformat()}.json"
+    out = Path(a.out) if a.out else HERE / "results" / f"{target.name}-{dt.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)

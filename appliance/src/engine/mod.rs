@@ -95,7 +95,9 @@ use crate::media_relay::{RelayEvent, RelayEventKind, RelayManager};
 use crate::pbx::{LocalAddrs, MediaCommand, Pbx, PbxEvent, Transmit};
 use crate::secrets::Secrets;
 use crate::sip_resolve::SipResolver;
-use crate::sip_transport::{self, Inbound, Outbound, TransportEvent, TransportKind};
+use crate::sip_transport::{
+    self, Inbound, Outbound, OutboundSender, TransportEvent, TransportKind,
+};
 
 pub use entropy::{EntropyError, OsEntropy};
 use media::MediaBridge;
@@ -109,6 +111,8 @@ const RESOLVE_RETRY_MIN: Duration = Duration::from_secs(30);
 const RESOLVE_RETRY_MAX: Duration = Duration::from_mins(5);
 /// Output rounds after one input (transport errors feed back into the core).
 const MAX_ROUNDS: usize = 16;
+/// Queued transport events handled per wake-up after the first.
+const INBOUND_BATCH: usize = 32;
 
 /// Everything the engine task needs.
 #[derive(Debug)]
@@ -124,7 +128,7 @@ pub struct EngineParts {
     /// Validated messages and connection failures from the transport.
     pub inbound: mpsc::Receiver<TransportEvent>,
     /// The transport's send queue.
-    pub outbound: mpsc::Sender<Outbound>,
+    pub outbound: OutboundSender,
     /// The media relay.
     pub relays: RelayManager,
     /// The relay event channel given to the [`RelayManager`].
@@ -272,6 +276,13 @@ impl Engine {
     /// Starts the engine task. Must be called within a tokio runtime.
     pub fn spawn(parts: EngineParts) -> Result<Engine, EntropyError> {
         let rng = OsEntropy::new()?;
+        // The numbering-plan tables are built on first use (about 0.6 G
+        // instructions, a few hundred ms on a Pi): do it now, not in the
+        // first call's setup time.
+        let _ = voip_shared::number::classify(
+            "+31201234567",
+            &voip_shared::number::DialPlanContext::default(),
+        );
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let (resolved_tx, resolved_rx) = mpsc::channel(64);
         let (now, now_unix) = clock();
@@ -455,7 +466,7 @@ struct Task {
     secrets: Secrets,
     commands: mpsc::Receiver<Command>,
     inbound: Option<mpsc::Receiver<TransportEvent>>,
-    outbound: mpsc::Sender<Outbound>,
+    outbound: OutboundSender,
     relay_events: mpsc::Receiver<RelayEvent>,
     media: MediaBridge,
     store: StoreSender,
@@ -484,8 +495,19 @@ impl Task {
         // `Pbx::new` queues output already (first REGISTERs of IP-literal
         // trunks, rejected trunk configurations).
         self.drain();
+        // One timer for the core's deadline, moved only when the deadline
+        // changes (not a new timer per loop turn).
+        let timer = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(timer);
+        let mut armed: Option<std::time::Instant> = None;
         loop {
             let deadline = self.pbx.poll_timeout();
+            if deadline != armed {
+                if let Some(at) = deadline {
+                    timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+                armed = deadline;
+            }
             tokio::select! {
                 biased;
                 command = self.commands.recv() => match command {
@@ -501,17 +523,34 @@ impl Task {
                     }
                 },
                 event = recv_inbound(&mut self.inbound) => match event {
-                    Some(event) => self.on_transport_event(event),
+                    Some(event) => {
+                        self.on_transport_event(event);
+                        self.more_inbound();
+                    }
                     None => self.inbound = None,
                 },
                 Some(event) = self.relay_events.recv() => self.on_relay_event(event),
                 Some(resolution) = self.resolved.recv() => self.on_resolved(resolution),
-                () = sleep_until(deadline) => {
+                () = &mut timer, if armed.is_some() => {
+                    armed = None;
                     let (now, unix) = clock();
                     self.pbx.handle_timeout(now, unix);
                 }
             }
             self.drain();
+        }
+    }
+
+    /// Feeds the core the transport events already queued (at most
+    /// [`INBOUND_BATCH`]), draining its output after each, so a busy engine
+    /// goes through the `select!` once per batch rather than per message.
+    fn more_inbound(&mut self) {
+        for _ in 0..INBOUND_BATCH {
+            let Some(Ok(event)) = self.inbound.as_mut().map(mpsc::Receiver::try_recv) else {
+                return;
+            };
+            self.drain();
+            self.on_transport_event(event);
         }
     }
 

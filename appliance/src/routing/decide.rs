@@ -305,10 +305,16 @@ fn from_trunk(site: &SiteConfig, trunk_id: &str, did: &str, dialled: &str) -> Ro
             PermissionReason::UnknownCaller,
         );
     };
-    let target = [did, dialled]
-        .into_iter()
-        .filter_map(normalise_did)
-        .find_map(|number| trunk.dids.iter().find(|d| d.number == number.as_str()));
+    // A provider that sends the DID exactly as configured (E.164) is
+    // matched without the numbering-plan parse (the costly part of an
+    // inbound call's routing); other forms are normalised first.
+    let target = [did, dialled].into_iter().find_map(|raw| {
+        let user = raw.split(';').next().unwrap_or_default().trim();
+        trunk.dids.iter().find(|d| d.number == user).or_else(|| {
+            normalise_did(raw)
+                .and_then(|number| trunk.dids.iter().find(|d| d.number == number.as_str()))
+        })
+    });
     match target {
         Some(d) if site.extension(&d.extension).is_some() => b.accept(
             RouteDecision::Extension {

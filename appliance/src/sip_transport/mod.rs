@@ -12,7 +12,13 @@
 //!   discarded and counted.
 //! - [`Reaction::Process`] → an
 //!   [`Inbound`] on the channel returned by [`SipTransport::start`]; later
-//!   layers send through [`SipTransport::outbound`] with an [`Outbound`].
+//!   layers send through [`SipTransport::outbound`] with an [`Outbound`]
+//!   (or [`SipTransport::sender`], which sends UDP from the caller's task).
+//!
+//! UDP under load: each socket asks for [`UDP_SOCKET_BUFFER`] of receive
+//! and send buffer; a receive task reads up to 64 queued datagrams per
+//! wake-up, and while the inbound channel is full it waits (the datagrams
+//! wait in the socket buffer) instead of reading and dropping them.
 //!
 //! Where answers go: always to the source IP address and port of the request
 //! (UDP: the datagram's source; TCP/TLS: the same connection). This is RFC
@@ -222,6 +228,51 @@ pub struct Outbound {
     /// is opened (a trunk's configured host); `None`: the destination's IP
     /// address. Ignored otherwise.
     pub server_name: Option<String>,
+}
+
+/// The sending side for later layers (the engine). UDP datagrams are sent
+/// at once from the caller's task when the socket's send buffer has room,
+/// without a hop to the dispatch task (one task wake-up less per message);
+/// everything else (streams, a UDP send that would block) goes through the
+/// dispatch queue as [`SipTransport::outbound`] does.
+#[derive(Debug, Clone)]
+pub struct OutboundSender {
+    queue: mpsc::Sender<Outbound>,
+    direct: Option<Arc<Ctx>>,
+}
+
+impl OutboundSender {
+    /// A sender that only queues (no direct UDP sends), e.g. for tests
+    /// that read the queue.
+    pub fn queued(queue: mpsc::Sender<Outbound>) -> Self {
+        OutboundSender {
+            queue,
+            direct: None,
+        }
+    }
+
+    /// Sends `out` (UDP: now if the socket has room; see the type's
+    /// documentation) or queues it for the dispatch task. Never waits;
+    /// errors are those of [`mpsc::Sender::try_send`] on the queue.
+    pub fn try_send(&self, out: Outbound) -> Result<(), mpsc::error::TrySendError<Outbound>> {
+        if out.transport == TransportKind::Udp
+            && let Some(ctx) = &self.direct
+        {
+            let Some(socket) = ctx.udp_socket(out.connection) else {
+                ctx.metrics.dropped(DropCause::NoRoute);
+                return Ok(());
+            };
+            match socket.try_send_to(&out.bytes, out.destination) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
+        }
+        self.queue.try_send(out)
+    }
 }
 
 /// Why the SIP transports could not start.
@@ -822,6 +873,7 @@ impl SipTransport {
             let bound = socket
                 .local_addr()
                 .map_err(bind_err(TransportKind::Udp, addr))?;
+            set_udp_buffers(&socket, bound);
             let socket = Arc::new(socket);
             let id = ctx.new_id();
             ctx.register(id, Sink::Udp(Arc::clone(&socket)));
@@ -884,6 +936,15 @@ impl SipTransport {
         self.outbound.clone()
     }
 
+    /// Like [`SipTransport::outbound`], with UDP sent directly from the
+    /// caller's task (see [`OutboundSender`]).
+    pub fn sender(&self) -> OutboundSender {
+        OutboundSender {
+            queue: self.outbound.clone(),
+            direct: Some(Arc::clone(&self.ctx)),
+        }
+    }
+
     /// The counters.
     pub fn metrics(&self) -> Arc<TransportMetrics> {
         Arc::clone(&self.ctx.metrics)
@@ -910,6 +971,32 @@ impl SipTransport {
         }
         tracing::info!("SIP transport stopped");
     }
+}
+
+/// Receive and send buffer asked for each SIP UDP socket. The kernel
+/// default (`net.core.rmem_default`, about 208 KiB) holds only some 10 ms of
+/// signalling at 1 000 calls/s: a scheduling stall of the daemon on a busy
+/// box then drops datagrams (counted in `RcvbufErrors` of
+/// `/proc/net/snmp`), and a dropped final response that the peer does not
+/// retransmit leaves a call hanging. Linux caps the value at
+/// `net.core.rmem_max` / `wmem_max` (kernel default 208 KiB; raise both to
+/// 4 MiB with sysctl for high call rates, see `docs/performance.md`).
+pub const UDP_SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+fn set_udp_buffers(socket: &UdpSocket, bound: SocketAddr) {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(error) = sock.set_recv_buffer_size(UDP_SOCKET_BUFFER) {
+        tracing::warn!(addr = %bound, %error, "cannot size the SIP UDP receive buffer");
+    }
+    if let Err(error) = sock.set_send_buffer_size(UDP_SOCKET_BUFFER) {
+        tracing::warn!(addr = %bound, %error, "cannot size the SIP UDP send buffer");
+    }
+    tracing::debug!(
+        addr = %bound,
+        recv = sock.recv_buffer_size().unwrap_or_default(),
+        send = sock.send_buffer_size().unwrap_or_default(),
+        "SIP UDP socket buffers"
+    );
 }
 
 async fn dispatch_outbound(

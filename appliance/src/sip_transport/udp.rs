@@ -26,12 +26,44 @@ pub(super) async fn serve(
                 Err(_) => continue,
             },
         };
-        let frame = parse_datagram(&buf[..n]);
-        if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
-            && socket.send_to(&answer, source).await.is_err()
-        {
-            ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+        handle(&socket, &ctx, id, &buf[..n], source).await;
+        // Take what else is queued without a trip through the reactor
+        // (bounded, so shutdown is still seen).
+        for _ in 0..BATCH {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, source)) => handle(&socket, &ctx, id, &buf[..n], source).await,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {}
+            }
         }
     }
     ctx.unregister(id);
+}
+
+/// Datagrams read per wake-up after the first.
+const BATCH: usize = 64;
+
+async fn handle(
+    socket: &UdpSocket,
+    ctx: &Ctx,
+    id: ConnectionId,
+    datagram: &[u8],
+    source: std::net::SocketAddr,
+) {
+    // Back-pressure: while the engine's queue is full (a burst, or the
+    // engine not scheduled for a moment on a busy box), wait for room rather
+    // than read on and drop: unread datagrams wait in the socket's 4 MiB
+    // receive buffer, and a dropped final response that the peer does not
+    // retransmit would leave its call hanging.
+    if ctx.inbound.capacity() == 0
+        && let Ok(permit) = ctx.inbound.reserve().await
+    {
+        drop(permit);
+    }
+    let frame = parse_datagram(datagram);
+    if let Some(answer) = ctx.react(frame, source, TransportKind::Udp, id)
+        && socket.send_to(&answer, source).await.is_err()
+    {
+        ctx.metrics.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
 }

@@ -1,13 +1,13 @@
 //! Call detail records (CDRs).
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use voip_shared::mqtt::{CallRecord, EncodeError, EventKind, PermissionDecision};
 
 use super::outbox::{enforce_limit, insert_event};
-use super::{Store, StoreError, from_i64, from_nanos, to_i64, to_nanos};
+use super::{Store, StoreConfig, StoreError, from_i64, from_nanos, to_i64, to_nanos};
 
 const COLUMNS: &str = "call_id, legs, caller, callee, trunk, started_at, answered_at, ended_at,
     duration_s, billable_s, disposition, sip_cause, permission_decision, permission_reason";
@@ -29,63 +29,30 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM call_records WHERE call_id = ?1",
-                [&cdr.call_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if let Some(seq) = existing {
-            tracing::debug!(call_id = %cdr.call_id, seq, "call record already stored");
-            return from_i64(seq, "call_records", "seq");
-        }
-        let legs = serde_json::to_string(&cdr.legs).map_err(|e| unrepresentable(&e))?;
-        let disposition = enum_text(&cdr.disposition)?;
-        let decision = enum_text(&cdr.permission.decision)?;
-        let started_at = to_nanos(cdr.started_at, "started_at")?;
-        let answered_at = cdr
-            .answered_at
-            .map(|t| to_nanos(t, "answered_at"))
-            .transpose()?;
-        let ended_at = to_nanos(cdr.ended_at, "ended_at")?;
-        let duration_s = to_i64(cdr.duration_s, "duration_s")?;
-        let billable_s = to_i64(cdr.billable_s, "billable_s")?;
-        let recorded_at = to_nanos(now, "now")?;
-        let seq = insert_event(
-            &tx,
-            &self.config,
-            now,
-            cdr.ended_at,
-            EventKind::CallRecord(cdr.clone()),
-        )?;
-        tx.execute(
-            &format!(
-                "INSERT INTO call_records ({COLUMNS}, seq, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-            ),
-            params![
-                cdr.call_id,
-                legs,
-                cdr.caller,
-                cdr.callee,
-                cdr.trunk,
-                started_at,
-                answered_at,
-                ended_at,
-                duration_s,
-                billable_s,
-                disposition,
-                cdr.sip_cause,
-                decision,
-                cdr.permission.reason,
-                to_i64(seq, "seq")?,
-                recorded_at,
-            ],
-        )?;
-        enforce_limit(&tx, self.config.max_outbox_bytes)?;
+        let seq = record_in(&tx, &self.config, now, cdr)?;
         tx.commit()?;
         Ok(seq)
+    }
+
+    /// [`Store::record_call`] for several CDRs in one transaction, so they
+    /// share one commit (one `fsync`): the store thread's group commit under
+    /// load. All or nothing: on an error no record of the batch is stored
+    /// (the caller may retry them one by one to isolate a bad record).
+    /// Returns the seqs in the order of `cdrs`.
+    pub fn record_calls(
+        &mut self,
+        now: OffsetDateTime,
+        cdrs: &[&CallRecord],
+    ) -> Result<Vec<u64>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut seqs = Vec::with_capacity(cdrs.len());
+        for cdr in cdrs {
+            seqs.push(record_in(&tx, &self.config, now, cdr)?);
+        }
+        tx.commit()?;
+        Ok(seqs)
     }
 
     /// The stored CDR of `call_id`, if any.
@@ -112,6 +79,66 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         raws.into_iter().map(RawCall::into_record).collect()
     }
+}
+
+/// The body of [`Store::record_call`] inside the caller's transaction.
+fn record_in(
+    tx: &Transaction<'_>,
+    config: &StoreConfig,
+    now: OffsetDateTime,
+    cdr: &CallRecord,
+) -> Result<u64, StoreError> {
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM call_records WHERE call_id = ?1")?
+        .query_row([&cdr.call_id], |row| row.get(0))
+        .optional()?;
+    if let Some(seq) = existing {
+        tracing::debug!(call_id = %cdr.call_id, seq, "call record already stored");
+        return from_i64(seq, "call_records", "seq");
+    }
+    let legs = serde_json::to_string(&cdr.legs).map_err(|e| unrepresentable(&e))?;
+    let disposition = enum_text(&cdr.disposition)?;
+    let decision = enum_text(&cdr.permission.decision)?;
+    let started_at = to_nanos(cdr.started_at, "started_at")?;
+    let answered_at = cdr
+        .answered_at
+        .map(|t| to_nanos(t, "answered_at"))
+        .transpose()?;
+    let ended_at = to_nanos(cdr.ended_at, "ended_at")?;
+    let duration_s = to_i64(cdr.duration_s, "duration_s")?;
+    let billable_s = to_i64(cdr.billable_s, "billable_s")?;
+    let recorded_at = to_nanos(now, "now")?;
+    let seq = insert_event(
+        tx,
+        config,
+        now,
+        cdr.ended_at,
+        EventKind::CallRecord(cdr.clone()),
+    )?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO call_records ({COLUMNS}, seq, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    ))?
+    .execute(params![
+        cdr.call_id,
+        legs,
+        cdr.caller,
+        cdr.callee,
+        cdr.trunk,
+        started_at,
+        answered_at,
+        ended_at,
+        duration_s,
+        billable_s,
+        disposition,
+        cdr.sip_cause,
+        decision,
+        cdr.permission.reason,
+        to_i64(seq, "seq")?,
+        recorded_at,
+    ])?;
+    enforce_limit(tx, config.max_outbox_bytes)?;
+    Ok(seq)
 }
 
 /// A `call_records` row as read, before validation.

@@ -287,17 +287,17 @@ pub(super) fn insert_record(
     build: impl FnOnce(u64) -> Message,
 ) -> Result<u64, StoreError> {
     let created_at = to_nanos(now, "now")?;
-    let seq: i64 = tx.query_row(
-        "UPDATE outbox_state SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1",
-        [],
-        |row| row.get(0),
-    )?;
+    let seq: i64 = tx
+        .prepare_cached(
+            "UPDATE outbox_state SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1",
+        )?
+        .query_row([], |row| row.get(0))?;
     let seq_u64 = from_i64(seq, "outbox_state", "next_seq")?;
     let payload = encode(&build(seq_u64))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (seq, kind, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![seq, kind.as_str(), payload, created_at],
-    )?;
+    )?
+    .execute(params![seq, kind.as_str(), payload, created_at])?;
     Ok(seq_u64)
 }
 
@@ -306,10 +306,9 @@ pub(super) fn insert_record(
 pub(super) fn enforce_limit(tx: &Transaction<'_>, max_bytes: u64) -> Result<(), StoreError> {
     let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
     loop {
-        let bytes: i64 =
-            tx.query_row("SELECT bytes FROM outbox_state WHERE id = 1", [], |row| {
-                row.get(0)
-            })?;
+        let bytes: i64 = tx
+            .prepare_cached("SELECT bytes FROM outbox_state WHERE id = 1")?
+            .query_row([], |row| row.get(0))?;
         if bytes <= max_bytes {
             return Ok(());
         }

@@ -96,7 +96,7 @@ pub use types::{
     TargetCredentials,
 };
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use call::{ALeg, Call};
@@ -112,6 +112,12 @@ pub struct B2bua<R> {
     ctx: Ctx<R>,
     calls: HashMap<CallRef, Call>,
     next_call: u64,
+    /// Each call's next deadline ([`Call::poll_timeout`]) as last armed, and
+    /// the same deadlines in order, so [`B2bua::poll_timeout`] and
+    /// [`B2bua::handle_timeout`] never scan every call. Every handler that
+    /// touches a call ends in [`B2bua::settle`], which re-arms it.
+    armed: HashMap<CallRef, Instant>,
+    timers: BTreeSet<(Instant, CallRef)>,
 }
 
 impl<R> std::fmt::Debug for B2bua<R> {
@@ -146,6 +152,8 @@ impl<R: Entropy> B2bua<R> {
             ctx: Ctx::new(config, rng),
             calls: HashMap::new(),
             next_call: 0,
+            armed: HashMap::new(),
+            timers: BTreeSet::new(),
         }
     }
 
@@ -198,7 +206,7 @@ impl<R: Entropy> B2bua<R> {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.cancel_from_a(now, &mut self.ctx);
                     }
-                    self.reap(call);
+                    self.settle(call);
                 }
                 _ => self.ctx.reply(tx, &request, 481, None),
             }
@@ -212,7 +220,7 @@ impl<R: Entropy> B2bua<R> {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.in_dialog(now, &mut self.ctx, side, tx, request);
             }
-            self.reap(call);
+            self.settle(call);
             return;
         }
         if request.method != Method::INVITE {
@@ -295,6 +303,7 @@ impl<R: Entropy> B2bua<R> {
         self.ctx.call_ids.insert(call_id, (id, Side::A));
         self.calls
             .insert(id, Call::new(id, now, a, caller.clone(), dialled.clone()));
+        self.settle(id);
         self.ctx
             .events
             .push_back(Event::CallStarted { call_id_ref: id });
@@ -321,7 +330,7 @@ impl<R: Entropy> B2bua<R> {
         if let Some(c) = self.calls.get_mut(&call) {
             c.ack(now, &mut self.ctx, side, request);
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// The routing core's decision for `call`.
@@ -332,7 +341,7 @@ impl<R: Entropy> B2bua<R> {
             c.decision = Some(decision);
             c.progress(now, &mut self.ctx);
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// The shell allocated the local ports of `call`. For a call that is
@@ -345,7 +354,7 @@ impl<R: Entropy> B2bua<R> {
             }
             _ => self.ctx.media.push_back(MediaInstruction::Release { call }),
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// The shell could not allocate the local ports of `call` (the port range
@@ -362,7 +371,7 @@ impl<R: Entropy> B2bua<R> {
             });
             c.progress(now, &mut self.ctx);
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// The relay saw no RTP for too long: BYE both sides.
@@ -372,7 +381,7 @@ impl<R: Entropy> B2bua<R> {
         {
             c.hangup_both(now, &mut self.ctx, EndReason::MediaTimeout);
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// An event of client transaction `tx` (one we asked for).
@@ -429,29 +438,29 @@ impl<R: Entropy> B2bua<R> {
         } else if *event == ClientEvent::Terminated {
             self.ctx.txs.remove(&tx);
         }
-        self.reap(call);
+        self.settle(call);
     }
 
     /// Fires the call timers due at `now` (2xx retransmission and ACK
     /// timeout, max duration, session expiry).
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<CallRef> = self
-            .calls
+            .timers
             .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| *id)
             .collect();
         for id in due {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.handle_timeout(now, &mut self.ctx);
             }
-            self.reap(id);
+            self.settle(id);
         }
     }
 
     /// When [`B2bua::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.calls.values().filter_map(Call::poll_timeout).min()
+        self.timers.first().map(|(at, _)| *at)
     }
 
     /// The next transaction command.
@@ -469,15 +478,32 @@ impl<R: Entropy> B2bua<R> {
         self.ctx.media.pop_front()
     }
 
-    /// Drops a finished call and its Call-ID index entries.
-    fn reap(&mut self, call: CallRef) {
-        if !self.calls.get(&call).is_some_and(Call::is_finished) {
-            return;
-        }
-        if let Some(c) = self.calls.remove(&call) {
-            self.ctx.call_ids.remove(&c.a.call_id);
-            for leg in &c.legs {
-                self.ctx.call_ids.remove(&leg.call_id);
+    /// After `call` was touched: drops it with its Call-ID index entries
+    /// when it is finished, else re-arms its timer.
+    fn settle(&mut self, call: CallRef) {
+        let next = match self.calls.get(&call) {
+            Some(c) if c.is_finished() => {
+                if let Some(c) = self.calls.remove(&call) {
+                    self.ctx.call_ids.remove(&c.a.call_id);
+                    for leg in &c.legs {
+                        self.ctx.call_ids.remove(&leg.call_id);
+                    }
+                }
+                None
+            }
+            Some(c) => c.poll_timeout(),
+            None => None,
+        };
+        let old = match next {
+            Some(at) => self.armed.insert(call, at),
+            None => self.armed.remove(&call),
+        };
+        if old != next {
+            if let Some(old) = old {
+                self.timers.remove(&(old, call));
+            }
+            if let Some(at) = next {
+                self.timers.insert((at, call));
             }
         }
     }
