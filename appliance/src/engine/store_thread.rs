@@ -1,7 +1,7 @@
 //! The [`Store`] on its own blocking thread behind a bounded channel (see
 //! the store's module documentation: every write waits for an `fsync`).
 //! Call records that queue up while a write is in progress, or within
-//! [`COMMIT_INTERVAL`] of the previous commit, are written together in one
+//! `COMMIT_INTERVAL` of the previous commit, are written together in one
 //! transaction (group commit: one `fsync` for the batch).
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Call recording on a relayed call: a [`Core`] around the relay that
+//! Call recording on a relayed call: a `Core` around the relay that
 //!
 //! - plays the consent announcement to both legs (each in its codec, own
 //!   SSRC/sequence/timestamps) before the parties are connected: while it
