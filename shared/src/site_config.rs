@@ -53,8 +53,9 @@ pub use document::{
     toml_to_value,
 };
 pub use model::{
-    BanPolicy, Codec, Did, DigestAlgorithm, Extension, MediaSettings, PermissionProfile,
-    RecordingFormat, RecordingMode, RecordingPolicy, SiteConfig, SrtpMode, Transport, Trunk,
+    BanPolicy, Codec, Did, DigestAlgorithm, Extension, MediaSettings, OpusConfig,
+    PermissionProfile, RecordingFormat, RecordingMode, RecordingPolicy, SiteConfig, SrtpMode,
+    Transport, Trunk,
 };
 pub use net::{Cidr, CidrError, is_dial_string, is_e164, is_valid_host, is_valid_name};
 pub use pattern::{

@@ -29,6 +29,26 @@ use crate::message::{
 };
 use crate::uri::Uri;
 
+/// The methods the appliance really handles: the registrar takes REGISTER,
+/// the PBX answers OPTIONS, and the B2BUA handles INVITE/ACK/CANCEL/BYE and
+/// relays UPDATE and INFO in dialog. No PRACK (provisionals are unreliable),
+/// REFER, NOTIFY, SUBSCRIBE, MESSAGE or PUBLISH. Every `Allow` the appliance
+/// sends is [`ALLOW`], this list joined.
+pub const ALLOWED_METHODS: &[Method] = &[
+    Method::INVITE,
+    Method::ACK,
+    Method::BYE,
+    Method::CANCEL,
+    Method::OPTIONS,
+    Method::REGISTER,
+    Method::UPDATE,
+    Method::INFO,
+];
+
+/// The `Allow` header value of the appliance: [`ALLOWED_METHODS`] joined
+/// with `", "` (a unit test keeps the two equal).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO";
+
 /// What this element supports; drives 501 and 420 answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capabilities {
@@ -44,20 +64,7 @@ impl Default for Capabilities {
     /// The appliance profile: registrar + B2BUA.
     fn default() -> Self {
         Capabilities {
-            allow: vec![
-                Method::INVITE,
-                Method::ACK,
-                Method::BYE,
-                Method::CANCEL,
-                Method::OPTIONS,
-                Method::REGISTER,
-                Method::PRACK,
-                Method::UPDATE,
-                Method::INFO,
-                Method::REFER,
-                Method::NOTIFY,
-                Method::MESSAGE,
-            ],
+            allow: ALLOWED_METHODS.to_vec(),
             // Not 100rel: the B2BUA sends provisional responses unreliably
             // (no PRACK, RFC 3262), so `Require: 100rel` gets 420.
             supported: ["timer", "replaces", "path", "outbound"]
@@ -331,6 +338,44 @@ mod tests {
 
     fn react(start: &str, extra: &str) -> Reaction {
         validate_message(&msg(start, extra), &Capabilities::default())
+    }
+
+    #[test]
+    fn allow_constant_is_exactly_the_handled_methods() {
+        let joined = ALLOWED_METHODS
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(joined, ALLOW);
+        for unhandled in [
+            Method::PRACK,
+            Method::REFER,
+            Method::NOTIFY,
+            Method::SUBSCRIBE,
+            Method::MESSAGE,
+            Method::PUBLISH,
+        ] {
+            assert!(!ALLOWED_METHODS.contains(&unhandled), "{unhandled}");
+        }
+        assert_eq!(Capabilities::default().allow, ALLOWED_METHODS);
+    }
+
+    #[test]
+    fn unimplemented_methods_get_501_with_the_appliance_allow() {
+        for start in [
+            "PRACK sip:c@d SIP/2.0",
+            "REFER sip:c@d SIP/2.0",
+            "NOTIFY sip:c@d SIP/2.0",
+            "MESSAGE sip:c@d SIP/2.0",
+        ] {
+            let method = start.split(' ').next().unwrap_or_default();
+            let Reaction::Reject(rej) = react(start, &format!("CSeq: 1 {method}\r\n")) else {
+                panic!("{start} not rejected");
+            };
+            assert_eq!(rej.status, StatusCode::NOT_IMPLEMENTED);
+            assert_eq!(rej.headers, vec![(HeaderName::ALLOW, ALLOW.to_owned())]);
+        }
     }
 
     #[test]

@@ -577,3 +577,41 @@ fn no_media_ports_refuses_the_call_with_503_and_no_b_leg() {
     assert_eq!(cdr.disposition, Disposition::Rejected);
     assert_eq!(cdr.reject_code.as_deref(), Some("media.ports_exhausted"));
 }
+
+#[test]
+fn anchored_sdp_carries_no_address_of_the_other_party() {
+    let (mut sim, invite, ok) = answered_call(targets(vec![vec![target(BOB, "202")]]));
+    let alice_ip = "192.0.2.1\r\n";
+    let bob_ip = "192.0.2.2\r\n";
+    let offer = String::from_utf8(invite.body.clone()).unwrap();
+    assert!(!offer.contains(alice_ip), "B-leg offer: {offer}");
+    let o = req_body(&invite).origin;
+    assert_eq!(o.address, MEDIA_IP.to_string());
+    assert_eq!(o.addr_type, "IP4");
+    let answer_text = String::from_utf8(ok.body.clone()).unwrap();
+    assert!(!answer_text.contains(bob_ip), "A-leg answer: {answer_text}");
+    assert_eq!(body(&ok).origin.address, MEDIA_IP.to_string());
+
+    // A changed re-offer from Alice (her version 1 -> 2) reaches Bob with
+    // our address in o= and a higher version than the first offer.
+    let reoffer = sdp("192.0.2.1", 4000, "a=sendonly\r\n").replace("o=- 1 1 ", "o=- 1 2 ");
+    alice_request(&mut sim, &ok, "INVITE", 2, Some(&reoffer));
+    let reinvite = sim.one_request(phone(BOB), "INVITE");
+    let text = String::from_utf8(reinvite.body.clone()).unwrap();
+    assert!(!text.contains(alice_ip), "B-leg re-offer: {text}");
+    let o2 = req_body(&reinvite).origin;
+    assert_eq!(o2.address, MEDIA_IP.to_string());
+    assert_eq!(o2.session_id, o.session_id);
+    assert!(o2.session_version > o.session_version, "{o2:?} vs {o:?}");
+}
+
+#[test]
+fn invite_to_b_and_200_to_a_allow_exactly_the_handled_methods() {
+    let (_sim, invite, ok) = answered_call(targets(vec![vec![target(BOB, "202")]]));
+    let allow = voip_sip::validate::ALLOW;
+    assert_eq!(invite.headers.get(&HeaderName::ALLOW), Some(allow));
+    assert_eq!(ok.headers.get(&HeaderName::ALLOW), Some(allow));
+    for absent in ["PRACK", "REFER", "NOTIFY", "MESSAGE", "SUBSCRIBE"] {
+        assert!(!allow.contains(absent), "{allow}");
+    }
+}

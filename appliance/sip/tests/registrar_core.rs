@@ -758,7 +758,10 @@ fn requests_outside_our_domain_or_not_register_are_refused_before_auth() {
         assert_eq!(resp.status, status, "{req}");
     }
     let resp = respond(reg.handle_register(&options, &flow, clock.at(0), clock.unix(0), &lookup));
-    assert_eq!(resp.headers.get(&HeaderName::ALLOW), Some("REGISTER"));
+    assert_eq!(
+        resp.headers.get(&HeaderName::ALLOW),
+        Some(voip_sip::validate::ALLOW)
+    );
 }
 
 #[test]

@@ -78,9 +78,9 @@ const TABLE: &[(&str, Verdict, Tcp, &str)] = &[
     ("transports", Process, Same, "unknown transport kept"),
     (
         "mpart01",
-        Process,
+        Reject(501),
         Same,
-        "binary body framed by Content-Length",
+        "binary body framed by Content-Length; MESSAGE is not implemented -> 501",
     ),
     ("unreason", Process, Same, "response"),
     ("noreason", Process, Same, "response"),

@@ -398,9 +398,47 @@ fn rewrite_connection_anchors_media_and_bumps_the_version_once() {
         r.origin.session_version,
         original.origin.session_version + 1
     );
+    assert_eq!(r.origin.session_id, original.origin.session_id);
     // Rewriting to the same place changes nothing, so no new version.
     let again = rewrite_connection(&r, relay, 30000);
     assert_eq!(again, r);
+}
+
+#[test]
+fn rewrite_connection_replaces_the_origin_address_so_no_author_ip_remains() {
+    let original = Session::parse(
+        "v=0\r\no=- 7 3 IN IP4 10.1.2.3\r\ns=-\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\n\
+         m=audio 4000 RTP/AVP 0\r\na=rtcp:4001 IN IP4 10.1.2.3\r\n",
+    )
+    .unwrap();
+    let r = rewrite_connection(&original, "198.51.100.7".parse().unwrap(), 30000);
+    assert_eq!(
+        (
+            r.origin.net_type.as_str(),
+            r.origin.addr_type.as_str(),
+            r.origin.address.as_str()
+        ),
+        ("IN", "IP4", "198.51.100.7")
+    );
+    assert!(!r.to_string().contains("10.1.2.3"), "{r}");
+    assert_eq!(r.origin.session_id, original.origin.session_id);
+    assert_eq!(
+        r.origin.session_version,
+        original.origin.session_version + 1
+    );
+
+    // An IPv6 relay also changes the address type; the version keeps
+    // increasing with the author's when the author re-offers a change.
+    let v6 = rewrite_connection(&original, "2001:db8::99".parse().unwrap(), 30000);
+    assert_eq!(
+        (v6.origin.addr_type.as_str(), v6.origin.address.as_str()),
+        ("IP6", "2001:db8::99")
+    );
+    let mut reoffer = original.clone();
+    reoffer.origin.session_version += 1;
+    reoffer.media[0].port = 4002;
+    let r2 = rewrite_connection(&reoffer, "198.51.100.7".parse().unwrap(), 30000);
+    assert!(r2.origin.session_version > r.origin.session_version);
 }
 
 #[test]

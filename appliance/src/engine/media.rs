@@ -28,9 +28,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use voip_media::bridge::{BridgeConfig, LegMedia};
-use voip_media::codec::CodecKind;
+use voip_media::codec::{CodecKind, OpusSettings};
+use voip_media::latch::LatchConfig;
 use voip_media::{LegConfig, MediaDirection, RelayConfig};
-use voip_shared::site_config::{RecordingMode, RecordingPolicy};
+use voip_shared::site_config::{OpusConfig, RecordingMode, RecordingPolicy};
 use voip_sip::b2bua::{CallRef as SipCall, LegCodec, MediaPorts, Side};
 use voip_sip::sdp::Direction;
 
@@ -117,6 +118,8 @@ struct CallMedia {
 pub(crate) struct MediaBridge {
     manager: RelayManager,
     media_timeout: Duration,
+    /// The site's Opus encoder settings for transcoders started from now on.
+    opus: OpusSettings,
     calls: HashMap<SipCall, CallMedia>,
     by_media: HashMap<media_relay::CallRef, SipCall>,
     next: u64,
@@ -127,6 +130,28 @@ pub(crate) struct MediaBridge {
     /// The recording service and the consent prompt; `None`: calls are
     /// not recorded.
     recording: Option<(ServiceHandle, Arc<PromptSet>)>,
+}
+
+/// The codec crate's Opus settings from the site's `media.opus_*`.
+pub(crate) fn opus_settings(site: OpusConfig) -> OpusSettings {
+    OpusSettings {
+        complexity: site.complexity,
+        bitrate_bps: site.bitrate_bps,
+        fec: site.fec,
+        dtx: site.dtx,
+        expected_loss_pct: site.expected_loss_pct,
+    }
+}
+
+/// The configuration of a transcoding bridge: the relay's latching, the
+/// site's media timeout and Opus settings.
+fn bridge_config(latch: LatchConfig, media_timeout: Duration, opus: OpusSettings) -> BridgeConfig {
+    BridgeConfig {
+        latch,
+        media_timeout,
+        opus,
+        ..BridgeConfig::default()
+    }
 }
 
 fn leg_of(side: Side) -> Leg {
@@ -264,6 +289,7 @@ impl MediaBridge {
             recording,
             manager,
             media_timeout,
+            opus: OpusSettings::default(),
             calls: HashMap::new(),
             by_media: HashMap::new(),
             next: 1,
@@ -275,6 +301,12 @@ impl MediaBridge {
     /// The media timeout for relays started from now on.
     pub(crate) fn set_media_timeout(&mut self, timeout: Duration) {
         self.media_timeout = timeout;
+    }
+
+    /// The site's Opus settings (`media.opus_*`) for transcoders started
+    /// from now on.
+    pub(crate) fn set_opus(&mut self, opus: OpusConfig) {
+        self.opus = opus_settings(opus);
     }
 
     /// Calls holding ports or a relay.
@@ -511,6 +543,7 @@ impl MediaBridge {
         recording: Option<RecordingSetup>,
     ) {
         let timeout = self.media_timeout;
+        let opus = self.opus;
         let Some(state) = self.calls.get_mut(&call) else {
             tracing::warn!("relay requested for a call without ports");
             return;
@@ -542,11 +575,7 @@ impl MediaBridge {
                 remote: LegConfig::with_rtcp_port_plus_one(b_remote),
             };
             let created = if let Some((media_a, media_b)) = transcode {
-                let bridge = BridgeConfig {
-                    latch: config.latch,
-                    media_timeout: timeout,
-                    ..BridgeConfig::default()
-                };
+                let bridge = bridge_config(config.latch, timeout, opus);
                 self.manager.create_transcoder(
                     state.media,
                     (a, media_a),
@@ -654,5 +683,46 @@ impl MediaBridge {
     pub(crate) fn release_all(&mut self) {
         self.calls.clear();
         self.by_media.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcoding_bridge_gets_the_sites_opus_settings() {
+        let toml = "version = 1\nsite_name = \"K\"\ntenant = \"t\"\n[media]\n\
+                    opus_complexity = 9\nopus_bitrate = 24000\nopus_fec = false\n\
+                    opus_dtx = true\nopus_expected_loss_pct = 20\n";
+        let site = voip_shared::site_config::SiteConfig::from_toml_str(toml)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let latch = LatchConfig {
+            max_packets: 3,
+            ..LatchConfig::default()
+        };
+        let config = bridge_config(
+            latch,
+            Duration::from_secs(7),
+            opus_settings(site.media.opus),
+        );
+        assert_eq!(
+            config.opus,
+            OpusSettings {
+                complexity: 9,
+                bitrate_bps: 24_000,
+                fec: false,
+                dtx: true,
+                expected_loss_pct: 20,
+            }
+        );
+        assert_eq!(config.latch, latch);
+        assert_eq!(config.media_timeout, Duration::from_secs(7));
+        assert_eq!(config.opus.validate(), Ok(()));
+        assert_eq!(
+            opus_settings(OpusConfig::default()),
+            OpusSettings::default(),
+            "the site defaults are the codec defaults"
+        );
     }
 }

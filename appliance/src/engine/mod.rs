@@ -287,6 +287,7 @@ impl Engine {
         let (resolved_tx, resolved_rx) = mpsc::channel(64);
         let (now, now_unix) = clock();
         let media_timeout = parts.site.media.timeout;
+        let opus = parts.site.media.opus;
         let secrets = parts.secrets.clone();
         let pbx = Pbx::new(
             parts.site,
@@ -318,6 +319,7 @@ impl Engine {
             transmit_unroutable: 0,
             quality: QualityMetrics::default(),
         };
+        task.media.set_opus(opus);
         task.spawn_resolvers();
         let task = tokio::spawn(task.run());
         Ok(Engine {
@@ -559,6 +561,7 @@ impl Task {
             Command::Reload { site, secrets } => {
                 let (now, unix) = clock();
                 self.media.set_media_timeout(site.media.timeout);
+                self.media.set_opus(site.media.opus);
                 tracing::info!(site_revision = site.revision, "site configuration reloaded");
                 self.secrets = secrets.clone();
                 self.pbx.reload(now, unix, *site, secrets);

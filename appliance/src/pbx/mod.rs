@@ -147,8 +147,9 @@ use crate::routing::{CallRequest, Origin, RouteDecision, RouteOutcome, RoutingSt
 use crate::secrets::Secrets;
 use types::{flow_tag, untag};
 
-/// Methods we implement (the `Allow` of OPTIONS answers and 501s).
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, UPDATE, INFO";
+/// Methods we implement (the `Allow` of OPTIONS answers and 501s): the one
+/// appliance-wide list, [`voip_sip::validate::ALLOW`].
+pub const ALLOW: &str = voip_sip::validate::ALLOW;
 /// Option tags we support (`Supported` of OPTIONS answers).
 pub const SUPPORTED: &str = "path, timer";
 

@@ -334,6 +334,38 @@ pub struct MediaSettings {
     pub rtp_port_max: u16,
     /// Time without media after which a call is ended.
     pub timeout: Duration,
+    /// Opus encoder settings for transcoded calls.
+    pub opus: OpusConfig,
+}
+
+/// The Opus encoder settings of a site (`media.opus_*`), used where the
+/// appliance encodes Opus itself (transcoded calls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpusConfig {
+    /// Encoder complexity 0–10 (higher costs more CPU).
+    pub complexity: u8,
+    /// Target bitrate in bit/s (6000–510000).
+    pub bitrate_bps: u32,
+    /// In-band forward error correction.
+    pub fec: bool,
+    /// Discontinuous transmission.
+    pub dtx: bool,
+    /// Packet loss the encoder expects, percent (0–100).
+    pub expected_loss_pct: u8,
+}
+
+impl Default for OpusConfig {
+    /// Complexity 5, 32 kbit/s, FEC on, DTX off, 5 % expected loss.
+    fn default() -> Self {
+        OpusConfig {
+            complexity: 5,
+            bitrate_bps: 32_000,
+            fec: true,
+            dtx: false,
+            expected_loss_pct: 5,
+        }
+    }
 }
 
 /// Registrar ban policy.

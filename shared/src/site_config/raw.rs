@@ -241,6 +241,21 @@ pub struct RawMedia {
     /// Seconds without media before a call is ended; default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<i64>,
+    /// Opus encoder complexity 0–10 (transcoded calls); default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_complexity: Option<i64>,
+    /// Opus target bitrate in bit/s, 6000–510000; default 32000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_bitrate: Option<i64>,
+    /// Opus in-band forward error correction; default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_fec: Option<bool>,
+    /// Opus discontinuous transmission; default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_dtx: Option<bool>,
+    /// Packet loss the Opus encoder expects, percent 0–100; default 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus_expected_loss_pct: Option<i64>,
 }
 
 /// Registrar ban policy: ban a source address after too many failed

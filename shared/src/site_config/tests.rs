@@ -58,6 +58,7 @@ fn full_example_is_valid_and_typed() {
     );
     assert_eq!(c.echo_test_number, "*43");
     assert_eq!(c.media.rtp_port_min, 10_000);
+    assert_eq!(c.media.opus, OpusConfig::default());
     assert_eq!(c.registrar_ban.ban, Duration::from_mins(10));
 }
 
@@ -472,6 +473,29 @@ fn rtp_and_ban_limits() {
             "timeout_s = 1",
             vec![("media.timeout_s", "config-value-out-of-range")],
         ),
+        (
+            "opus_complexity = 0\nopus_bitrate = 510000\nopus_expected_loss_pct = 100",
+            vec![],
+        ),
+        (
+            "opus_complexity = 11\nopus_bitrate = 5999\nopus_expected_loss_pct = 101",
+            vec![
+                ("media.opus_complexity", "config-value-out-of-range"),
+                ("media.opus_bitrate", "config-value-out-of-range"),
+                ("media.opus_expected_loss_pct", "config-value-out-of-range"),
+            ],
+        ),
+        (
+            "opus_complexity = -1\nopus_bitrate = 510001",
+            vec![
+                ("media.opus_complexity", "config-value-out-of-range"),
+                ("media.opus_bitrate", "config-value-out-of-range"),
+            ],
+        ),
+        (
+            "opus_fec = \"ja\"",
+            vec![("media.opus_fec", "config-invalid-type")],
+        ),
     ];
     for (media, expected) in table {
         let got = match SiteConfig::from_toml_str(&doc(media)) {
@@ -488,6 +512,40 @@ fn rtp_and_ban_limits() {
             .collect();
         assert_eq!(got, expected, "{media}");
     }
+}
+
+#[test]
+fn opus_settings_are_read_with_their_defaults() {
+    let doc =
+        |media: &str| format!("version = 1\nsite_name = \"K\"\ntenant = \"t\"\n[media]\n{media}\n");
+    let defaults = SiteConfig::from_toml_str(&doc("")).unwrap().media.opus;
+    assert_eq!(
+        (
+            defaults.complexity,
+            defaults.bitrate_bps,
+            defaults.fec,
+            defaults.dtx,
+            defaults.expected_loss_pct
+        ),
+        (5, 32_000, true, false, 5)
+    );
+    let set = SiteConfig::from_toml_str(&doc(
+        "opus_complexity = 9\nopus_bitrate = 24000\nopus_fec = false\nopus_dtx = true\n\
+         opus_expected_loss_pct = 20",
+    ))
+    .unwrap()
+    .media
+    .opus;
+    assert_eq!(
+        (
+            set.complexity,
+            set.bitrate_bps,
+            set.fec,
+            set.dtx,
+            set.expected_loss_pct
+        ),
+        (9, 24_000, false, true, 20)
+    );
 }
 
 #[test]

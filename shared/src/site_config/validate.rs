@@ -7,14 +7,14 @@ use serde_json::Value;
 
 use super::document::{ListItems, check_version, deserialize_collecting, take_list, toml_to_value};
 use super::model::{
-    BanPolicy, Codec, Did, DigestAlgorithm, Extension, MediaSettings, PermissionProfile,
-    RecordingFormat, RecordingPolicy, SiteConfig, SrtpMode, Transport, Trunk,
+    BanPolicy, Codec, Did, DigestAlgorithm, Extension, MediaSettings, OpusConfig,
+    PermissionProfile, RecordingFormat, RecordingPolicy, SiteConfig, SrtpMode, Transport, Trunk,
 };
 use super::net::{Cidr, is_dial_string, is_e164, is_valid_host, is_valid_name};
 use super::pattern::{Destination, DialPattern, DialPlan, DialRule};
 use super::problem::{InvalidConfig, ProblemCode, Problems};
 use super::raw::{
-    RawDestination, RawDialRule, RawExtension, RawPermissionProfile, RawRecordingPolicy,
+    RawDestination, RawDialRule, RawExtension, RawMedia, RawPermissionProfile, RawRecordingPolicy,
     RawSiteConfig, RawTrunk, RawTrunkSelection,
 };
 use super::{DEFAULT_ECHO_TEST_NUMBER, SCHEMA_VERSION};
@@ -833,5 +833,38 @@ fn media(root: &RawSiteConfig, p: &mut Problems) -> MediaSettings {
         rtp_port_min: min.unwrap_or(10_000),
         rtp_port_max: max.unwrap_or(20_000),
         timeout: seconds(ranged(m.timeout_s, 30, (5, 3600), "media.timeout_s", p)),
+        opus: opus(m, p),
+    }
+}
+
+fn opus(m: &RawMedia, p: &mut Problems) -> OpusConfig {
+    let d = OpusConfig::default();
+    let complexity = ranged(
+        m.opus_complexity,
+        i64::from(d.complexity),
+        (0, 10),
+        "media.opus_complexity",
+        p,
+    );
+    let bitrate = ranged(
+        m.opus_bitrate,
+        i64::from(d.bitrate_bps),
+        (6_000, 510_000),
+        "media.opus_bitrate",
+        p,
+    );
+    let loss = ranged(
+        m.opus_expected_loss_pct,
+        i64::from(d.expected_loss_pct),
+        (0, 100),
+        "media.opus_expected_loss_pct",
+        p,
+    );
+    OpusConfig {
+        complexity: u8::try_from(complexity).unwrap_or(d.complexity),
+        bitrate_bps: u32::try_from(bitrate).unwrap_or(d.bitrate_bps),
+        fec: m.opus_fec.unwrap_or(d.fec),
+        dtx: m.opus_dtx.unwrap_or(d.dtx),
+        expected_loss_pct: u8::try_from(loss).unwrap_or(d.expected_loss_pct),
     }
 }

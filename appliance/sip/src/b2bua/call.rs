@@ -494,10 +494,7 @@ impl Call {
         headers.push(HeaderName::CALL_ID, call_id.clone());
         headers.push(HeaderName::CSEQ, "1 INVITE");
         headers.push(HeaderName::CONTACT, ctx.contact_value());
-        headers.push(
-            HeaderName::ALLOW,
-            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
-        );
+        headers.push(HeaderName::ALLOW, crate::validate::ALLOW);
         let min_se = self.a.min_se.unwrap_or(MIN_SE).max(MIN_SE);
         let session_expires = self
             .a
@@ -727,10 +724,7 @@ impl Call {
     fn answer_a<R: Entropy>(&mut self, now: Instant, ctx: &mut Ctx<R>, sdp: Vec<u8>) {
         let mut ok = response_to(&self.a.invite, StatusCode::OK, Some(&self.a.tag));
         ok.headers.push(HeaderName::CONTACT, ctx.contact_value());
-        ok.headers.push(
-            HeaderName::ALLOW,
-            "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE",
-        );
+        ok.headers.push(HeaderName::ALLOW, crate::validate::ALLOW);
         ok.headers.push(HeaderName::SUPPORTED, "timer");
         if let Some(se) = self.a.session_expires {
             // RFC 4028 9: A's refresher; without one, A refreshes when it

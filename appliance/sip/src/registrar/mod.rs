@@ -384,7 +384,7 @@ impl Registrar {
         if req.method != Method::REGISTER {
             return Err(Reject {
                 status: StatusCode::METHOD_NOT_ALLOWED,
-                extra: vec![(HeaderName::ALLOW, "REGISTER".to_owned())],
+                extra: vec![(HeaderName::ALLOW, crate::validate::ALLOW.to_owned())],
             });
         }
         let call_id = single::<CallId>(req).ok_or_else(bad)?.0;

@@ -386,11 +386,18 @@ pub fn offer(local: &LocalMedia) -> Session {
 /// Points a session's media at our relay: every `c=` becomes `addr`, the
 /// first active audio `m=` line gets `port`, and on that line the
 /// address-bearing attributes that would bypass the relay (`a=rtcp`, ICE
-/// candidates) are dropped. Everything else is kept. The `o=` version is
-/// bumped when anything changed (RFC 3264 section 8).
+/// candidates) are dropped. The `o=` address (and address type) becomes
+/// `addr` too, so the author's own (often private) address does not travel
+/// on. Everything else is kept. The author's session id stays and the `o=`
+/// version is the author's plus one when anything changed (RFC 3264
+/// section 8): a changed re-offer from the author (higher version) gives a
+/// higher version here, an unchanged one the same SDP again.
 pub fn rewrite_connection(session: &Session, addr: IpAddr, port: u16) -> Session {
     let mut out = session.clone();
     let relay = Connection::from_ip(addr);
+    out.origin.net_type.clone_from(&relay.net_type);
+    out.origin.addr_type.clone_from(&relay.addr_type);
+    out.origin.address.clone_from(&relay.address);
     if let Some(c) = &mut out.connection {
         *c = relay.clone();
     }
