@@ -995,6 +995,7 @@ impl<R: Entropy> Pbx<R> {
                         b_local_port,
                         b_remote,
                         b,
+                        recording: self.calls.get(&call).and_then(|c| c.recording.clone()),
                     },
                     MediaInstruction::Direction {
                         call,
