@@ -21,8 +21,14 @@
 //!   terminates RTP there), and quality samples with Opus and PCMA codecs
 //!   reached the store.
 //!
-//! `sipp`, `tcpdump`, `ffmpeg` and `sox` are required: a missing tool FAILS
-//! this test.
+//! Recording of a transcoded call: the same call with extension 201 under
+//! an `always` recording policy (no consent prompt); the recording exists,
+//! is complete, `ffprobe` reads two channels and a duration within 0.5 s
+//! of the answered call's, the left channel carries the caller's tone and
+//! the right one the provider's echo (decoded by `ffmpeg`).
+//!
+//! `sipp`, `tcpdump`, `ffmpeg`, `ffprobe` and `sox` are required: a missing
+//! tool FAILS these tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod peer_support;
@@ -481,5 +487,153 @@ fn pcma_extension_and_opus_provider_get_a_transcoded_call_that_decodes_on_both_l
         codecs.contains("opus") && codecs.contains("pcma"),
         "codecs of the stored quality samples: {codecs:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `ffprobe`'s (channels, duration in seconds) of `file`.
+fn ffprobe(file: &Path) -> (u32, f64) {
+    let ffprobe = require_tool("ffprobe", "ffmpeg");
+    let out = Command::new(ffprobe)
+        .args(["-v", "error", "-show_entries"])
+        .args(["stream=channels:format=duration", "-of"])
+        .arg("default=noprint_wrappers=1")
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "ffprobe {}: {text}", file.display());
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("ffprobe gave no {key}: {text}"))
+            .to_owned()
+    };
+    (
+        value("channels").parse().unwrap(),
+        value("duration").parse().unwrap(),
+    )
+}
+
+/// RMS of the left and right channel of `file` (decoded by `ffmpeg`).
+fn channel_rms(file: &Path) -> (f64, f64) {
+    let ffmpeg = require_tool("ffmpeg", "ffmpeg");
+    let out = Command::new(ffmpeg)
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "s16le", "-ac", "2", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffmpeg could not decode the recording"
+    );
+    let samples = s16le(&out.stdout);
+    let rms = |channel: usize| {
+        let (sum, n) = samples
+            .iter()
+            .skip(channel)
+            .step_by(2)
+            .fold((0.0, 0u32), |(s, n), x| (s + f64::from(*x).powi(2), n + 1));
+        (sum / f64::from(n.max(1))).sqrt()
+    };
+    (rms(0), rms(1))
+}
+
+#[test]
+fn a_transcoded_call_under_an_always_policy_is_recorded_in_stereo() {
+    let dir = temp_dir("transcode-rec");
+    std::fs::write(dir.join("tone.pcap"), rtp_pcap(&sox_tone_alaw(&dir, 8))).unwrap();
+    let provider = SocketAddr::from((PROVIDER1_IP, free_udp_port(PROVIDER1_IP)));
+    let trunks = [TrunkSpec {
+        id: "prov1",
+        ip: PROVIDER1_IP,
+        port: provider.port(),
+        priority: 1,
+        dids: vec![],
+    }];
+    let site = site_config(rtp_range(), &trunks, 5)
+        .replace("codecs = [\"pcma\", \"pcmu\"]", "codecs = [\"opus\"]")
+        .replacen(
+            "credentials = \"ext-201\"\n",
+            "credentials = \"ext-201\"\nrecording_policy = \"test\"\n",
+            1,
+        );
+    assert!(site.contains("recording_policy = \"test\""));
+    let site = format!(
+        "{site}\n[[recording_policies]]\nname = \"test\"\nmode = \"always\"\n\
+         consent_announcement = false\nformat = \"wav\"\n"
+    );
+    let appliance = Appliance::start_full(
+        &dir,
+        &site,
+        &trunks,
+        "",
+        "[recording]\nmin_free_bytes = 0\n",
+    );
+    let mut uas = answering_uas(&dir, "prov1", "uas_opus.xml", provider);
+    let phone = SocketAddr::from((PBX_IP, free_udp_port(PBX_IP)));
+    register(&dir, &appliance, "201", phone);
+    SippRun {
+        name: "call-201-tone",
+        scenario: "uac_ext_tone.xml",
+        local: phone,
+        remote: Some(appliance.sip),
+        service: Some("0612345678"),
+        auth: Some(("201", password("201"))),
+        vars: &[("caller", "201")],
+        rtp_echo: false,
+        calls: 1,
+    }
+    .run_ok(&dir, &appliance);
+    uas.finish_ok(&appliance);
+    assert_eq!(call_records(&appliance, 1)[0].1, "answered");
+    let (answered_ns, ended_ns): (i64, i64) = appliance
+        .db()
+        .query_row("SELECT answered_at, ended_at FROM call_records", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+
+    // The one recording, once finished.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (path, duration_ms) = loop {
+        let row: Option<(String, String, i64)> = appliance
+            .db()
+            .query_row("SELECT path, state, duration_ms FROM recordings", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .ok();
+        if let Some((path, state, duration_ms)) = row
+            && state != "recording"
+        {
+            assert_eq!(state, "complete");
+            break (path, duration_ms);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finished recording\n{}",
+            appliance.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let file = appliance.data_dir.join("recordings").join(&path);
+    let (channels, seconds) = ffprobe(&file);
+    assert_eq!(channels, 2);
+    // The CDR's times are Unix nanoseconds.
+    #[allow(clippy::cast_precision_loss, reason = "nanoseconds of a call")]
+    let talk = (ended_ns - answered_ns) as f64 / 1e9;
+    let (left, right) = channel_rms(&file);
+    eprintln!(
+        "recording {seconds} s (index {duration_ms} ms), call answered for {talk} s; \
+         channel RMS left {left:.0}, right {right:.0}"
+    );
+    assert!(
+        (seconds - talk).abs() <= 0.5,
+        "ffprobe duration {seconds} s, answered for {talk} s"
+    );
+    // Left: the caller's −6 dBFS tone (RMS ~11 600 while it plays); right:
+    // the provider's echo of it, transcoded twice.
+    assert!(left > 3000.0, "caller channel RMS {left}");
+    assert!(right > 1000.0, "callee channel RMS {right}");
     let _ = std::fs::remove_dir_all(&dir);
 }

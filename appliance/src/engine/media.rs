@@ -500,6 +500,7 @@ impl MediaBridge {
         call: SipCall,
         a: (u16, SocketAddr, &LegCodec),
         b: (u16, SocketAddr, &LegCodec),
+        recording: Option<&RecordingPolicy>,
     ) {
         let (Some(ma), Some(mb)) = (leg_media(a.2, a.1), leg_media(b.2, b.1)) else {
             tracing::error!(
@@ -509,9 +510,14 @@ impl MediaBridge {
             );
             return;
         };
-        // Transcoded calls are not recorded yet (the bridge's PCM tap is not
-        // wired to the recorder): see voip_module_log.md.
-        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)), None);
+        // The transcoder records from the bridge's PCM tap: the payload
+        // list only matters to a relay's decoders.
+        let setup = self
+            .calls
+            .get(&call)
+            .filter(|s| s.pending.is_some())
+            .and_then(|s| self.recording_setup(&s.call_id, &[], recording));
+        self.start_or_update(call, (a.0, a.1), (b.0, b.1), Some((ma, mb)), setup);
     }
 
     /// Injects a digit (SIP INFO from `from`'s side) towards the other leg
@@ -582,6 +588,7 @@ impl MediaBridge {
                     (b, media_b),
                     bridge,
                     Some(QUALITY_INTERVAL),
+                    recording,
                 )
             } else if let Some(setup) = recording {
                 self.manager

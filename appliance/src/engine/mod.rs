@@ -921,10 +921,12 @@ impl Task {
                 b_local_port,
                 b_remote,
                 b,
+                recording,
             } => self.media.transcode(
                 call,
                 (a_local_port, a_remote, &a),
                 (b_local_port, b_remote, &b),
+                recording.as_ref(),
             ),
             MediaCommand::Direction {
                 call,

@@ -16,22 +16,36 @@
 //! else its latched RTP source (port + 1 unless rtcp-mux), else the
 //! signalled RTCP address.
 //!
+//! Recording (under a recording policy, see [`Transcoder::with_recording`]):
+//! the bridge's PCM tap (20 ms of decoded audio per direction, each at the
+//! rate of the encoder it feeds) goes to the recording, party A (caller)
+//! left and B (callee) right, both resampled to the narrower leg codec's
+//! rate (what the other party hears anyway); RFC 4733 events from either
+//! leg feed the on-demand code matcher; `start`/`stop` commands as on a
+//! relayed call (the shared [`Session`]). The consent announcement is not
+//! played on a transcoded call yet: a policy asking consent records
+//! without it and logs that the prompt was skipped.
+//!
 //! Sans-IO like the bridge: the task (`task.rs`) feeds it.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use voip_media::bridge::{Bridge, BridgeCounters, LegMedia};
+use voip_media::bridge::{Bridge, BridgeCounters, LegMedia, TapFrame};
 use voip_media::codec::CodecKind;
 use voip_media::dtmf::DtmfEvent;
 use voip_media::quality::{Codec as QualityCodec, LegMonitor, MonitorConfig, Reporting};
+use voip_media::resample::Resampler;
 use voip_media::{
     Event, Leg, LegConfig, LegCounters, MediaDirection, PacketKind, Port, QualitySample,
     RtcpPacket, RtpPacket, Transmit, classify,
 };
 
 use super::LegStats;
+use super::record_tap::{CommandRefused, RecordingCommand, RecordingSetup, Session, party};
+use crate::recording::policy::Decision;
+use crate::recording::service::PcmFrame;
 
 /// The E-model codec of a leg.
 fn quality_codec(kind: CodecKind, opus_bitrate: u32) -> QualityCodec {
@@ -64,6 +78,64 @@ pub struct Transcoder {
     /// Where each leg's RTCP came from.
     rtcp_source: [Option<SocketAddr>; 2],
     transmits: VecDeque<Transmit>,
+    recording: Option<Recording>,
+}
+
+/// The recording of a transcoded call.
+struct Recording {
+    session: Session,
+    /// Per party: tap rate and its resampler to the recording's rate.
+    resamplers: [Option<(u32, Resampler)>; 2],
+    out: Vec<i16>,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("call_id", &self.session.setup.call_id)
+            .field("rate", &self.session.rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recording {
+    /// One tap frame into the recording, resampled to its rate.
+    fn frame(&mut self, frame: TapFrame) {
+        if !self.session.active() {
+            return;
+        }
+        let rate = self.session.rate;
+        let samples = if frame.sample_rate == rate {
+            frame.pcm
+        } else {
+            let slot = &mut self.resamplers[index(frame.from)];
+            if slot
+                .as_ref()
+                .is_none_or(|(from, _)| *from != frame.sample_rate)
+            {
+                match Resampler::new(frame.sample_rate, rate) {
+                    Ok(r) => *slot = Some((frame.sample_rate, r)),
+                    Err(error) => {
+                        tracing::debug!(%error, "tap frame not recorded");
+                        return;
+                    }
+                }
+            }
+            let Some((_, resampler)) = slot.as_mut() else {
+                return;
+            };
+            self.out.clear();
+            resampler.process(&frame.pcm, &mut self.out);
+            std::mem::take(&mut self.out)
+        };
+        self.session.push(
+            party(frame.from),
+            PcmFrame {
+                at: frame.at,
+                samples,
+            },
+        );
+    }
 }
 
 fn index(leg: Leg) -> usize {
@@ -104,6 +176,99 @@ impl Transcoder {
             monitors,
             rtcp_source: [None, None],
             transmits: VecDeque::new(),
+            recording: None,
+        }
+    }
+
+    /// Records the call under `setup`'s policy (an `always` policy starts
+    /// at once). See the module documentation.
+    #[must_use]
+    pub fn with_recording(mut self, setup: RecordingSetup) -> Self {
+        let rate = self
+            .bridge
+            .media(Leg::A)
+            .codec
+            .sample_rate()
+            .min(self.bridge.media(Leg::B).codec.sample_rate());
+        let mut session = Session::new(setup, rate);
+        let decision = session.state.on_connect();
+        self.recording = Some(Recording {
+            session,
+            resamplers: [None, None],
+            out: Vec::new(),
+        });
+        self.decide(decision);
+        self
+    }
+
+    /// Whether a recording is running (or starting).
+    pub fn is_recording(&self) -> bool {
+        self.recording
+            .as_ref()
+            .is_some_and(|r| r.session.state.is_recording())
+    }
+
+    fn decide(&mut self, decision: Decision) {
+        let Some(recording) = self.recording.as_mut() else {
+            return;
+        };
+        match decision {
+            Decision::Off => {}
+            Decision::Record { consent } => {
+                if consent {
+                    tracing::warn!(
+                        call_id = %recording.session.setup.call_id,
+                        "consent announcement not played on a transcoded call; recording without it"
+                    );
+                }
+                recording.session.start();
+            }
+        }
+        self.sync_tap();
+    }
+
+    /// The bridge's tap runs while the recording wants PCM.
+    fn sync_tap(&mut self) {
+        let on = self.recording.as_ref().is_some_and(|r| r.session.active());
+        self.bridge.set_tap(on);
+    }
+
+    /// The recorder's progress and the tap's frames.
+    fn drive_recording(&mut self) {
+        let Some(recording) = self.recording.as_mut() else {
+            return;
+        };
+        let was = recording.session.active();
+        recording.session.poll();
+        while let Some(frame) = self.bridge.poll_tap() {
+            recording.frame(frame);
+        }
+        if was != recording.session.active() {
+            self.sync_tap();
+        }
+    }
+
+    /// A recording command (only a call under a recording policy takes it).
+    pub fn recording_command(&mut self, command: RecordingCommand) -> Result<(), CommandRefused> {
+        let recording = self
+            .recording
+            .as_mut()
+            .ok_or(CommandRefused::NotSupported)?;
+        match command {
+            RecordingCommand::Start => {
+                let decision = recording.session.state.handle_start_command()?;
+                self.decide(decision);
+                Ok(())
+            }
+            RecordingCommand::Stop => {
+                if recording.session.state.handle_stop_command() {
+                    recording.session.stop();
+                    self.sync_tap();
+                    Ok(())
+                } else {
+                    Err(CommandRefused::NotRecording)
+                }
+            }
         }
     }
 
@@ -135,6 +300,12 @@ impl Transcoder {
                 PacketKind::Rtp => {
                     if let Ok(packet) = RtpPacket::parse(bytes) {
                         monitor.handle_rtp(now, &packet);
+                        if Some(packet.payload_type()) == self.bridge.media(leg).telephone_event
+                            && let Some(recording) = self.recording.as_mut()
+                        {
+                            let decision = recording.session.telephone_event(now, leg, &packet);
+                            self.decide(decision);
+                        }
                     }
                 }
                 PacketKind::Rtcp => {
@@ -149,6 +320,7 @@ impl Transcoder {
             }
         }
         self.drain(now);
+        self.drive_recording();
     }
 
     /// Moves the bridge's datagrams to our queue, telling each leg's
@@ -192,6 +364,7 @@ impl Transcoder {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.bridge.handle_timeout(now);
         self.drain(now);
+        self.drive_recording();
         for leg in [Leg::A, Leg::B] {
             self.monitors[index(leg)].handle_timeout(now);
             while let Some(bytes) = self.monitors[index(leg)].poll_rtcp() {
@@ -276,6 +449,11 @@ impl Transcoder {
         for m in &mut self.monitors {
             m.finish(now);
         }
+        self.drive_recording();
+        if let Some(recording) = self.recording.as_mut() {
+            recording.session.stop();
+        }
+        self.bridge.set_tap(false);
     }
 }
 
@@ -448,6 +626,21 @@ mod tests {
         assert_eq!(a_last.loss_fraction, Some(0.0));
         // No answered SR on A: RTT and so MOS unknown.
         assert_eq!(a_last.mos, None);
+    }
+
+    #[test]
+    fn recording_commands_are_refused_without_a_recording_policy() {
+        let t0 = Instant::now();
+        let mut x = transcoder(t0);
+        assert!(!x.is_recording());
+        assert_eq!(
+            x.recording_command(RecordingCommand::Start),
+            Err(CommandRefused::NotSupported)
+        );
+        assert_eq!(
+            x.recording_command(RecordingCommand::Stop),
+            Err(CommandRefused::NotSupported)
+        );
     }
 
     #[test]

@@ -557,6 +557,7 @@ impl RelayManager {
         b: (LegSpec, voip_media::bridge::LegMedia),
         config: voip_media::bridge::BridgeConfig,
         quality_interval: Option<Duration>,
+        recording: Option<record_tap::RecordingSetup>,
     ) -> Result<RelayHandle, RelayError> {
         let permit = self.slot()?;
         let (a_spec, mut media_a) = a;
@@ -572,13 +573,16 @@ impl RelayManager {
             Some(own_reporting(call, media_a.local_ssrc)),
             Some(own_reporting(call, media_b.local_ssrc)),
         ];
-        let core = Transcoder::new(
+        let mut core = Transcoder::new(
             started,
             bridge,
             config.opus.bitrate_bps,
             quality_interval,
             reporting,
         );
+        if let Some(setup) = recording {
+            core = core.with_recording(setup);
+        }
         Ok(self.spawn(call, core, vec![a, b], ports, permit))
     }
 

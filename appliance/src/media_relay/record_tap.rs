@@ -99,8 +99,6 @@ enum Recorder {
 struct LegTap {
     decoder: Option<(CodecKind, Box<dyn AudioDecoder>)>,
     resampler: Option<(u32, Resampler)>,
-    /// RTP timestamp of the last telephone-event already counted.
-    last_event: Option<u32>,
     pcm: Vec<i16>,
     out: Vec<i16>,
 }
@@ -110,26 +108,171 @@ impl LegTap {
         Self {
             decoder: None,
             resampler: None,
-            last_event: None,
             pcm: Vec::new(),
             out: Vec::new(),
         }
     }
 }
 
+/// The recording side shared by the relay with recording and the
+/// transcoder: the policy state, the recorder being started or running,
+/// the on-demand code matcher on RFC 4733 events.
+pub(crate) struct Session {
+    pub(crate) setup: RecordingSetup,
+    pub(crate) state: CallRecording,
+    /// Sample rate of the recording.
+    pub(crate) rate: u32,
+    recorder: Recorder,
+    /// Per leg: RTP timestamp of the last telephone-event already counted.
+    last_event: [Option<u32>; 2],
+}
+
+impl Session {
+    /// A session recording at `rate`; the caller acts on
+    /// [`CallRecording::on_connect`] through `state`.
+    pub(crate) fn new(setup: RecordingSetup, rate: u32) -> Self {
+        Self {
+            state: CallRecording::new(Some(&setup.policy)),
+            setup,
+            rate,
+            recorder: Recorder::Off,
+            last_event: [None, None],
+        }
+    }
+
+    /// Whether PCM is wanted (a recorder starting or running).
+    pub(crate) fn active(&self) -> bool {
+        matches!(self.recorder, Recorder::Starting { .. } | Recorder::On(_))
+    }
+
+    /// Whether the recorder is being started (poll it soon).
+    pub(crate) fn starting(&self) -> bool {
+        matches!(self.recorder, Recorder::Starting { .. })
+    }
+
+    /// Asks the service for a recording (on a blocking thread).
+    pub(crate) fn start(&mut self) {
+        if !matches!(self.recorder, Recorder::Off) {
+            return;
+        }
+        let request = StartRequest {
+            call_id: self.setup.call_id.clone(),
+            format: self.setup.policy.format,
+            sample_rate: self.rate,
+            retention_days: self.setup.policy.retention_days,
+        };
+        let service = self.setup.service.clone();
+        let (tx, rx) = oneshot::channel();
+        // The service answers after creating the file and the index row.
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(service.start_recording(request));
+        });
+        tracing::info!(call_id = %self.setup.call_id, "recording started");
+        self.recorder = Recorder::Starting {
+            reply: rx,
+            buffered: VecDeque::new(),
+        };
+    }
+
+    /// Finishes the recording (dropping the handle finishes the file
+    /// without waiting).
+    pub(crate) fn stop(&mut self) {
+        if !matches!(
+            std::mem::replace(&mut self.recorder, Recorder::Off),
+            Recorder::Off
+        ) {
+            tracing::info!(call_id = %self.setup.call_id, "recording stopped");
+        }
+    }
+
+    /// Picks up a started recorder and hands it the buffered PCM.
+    pub(crate) fn poll(&mut self) {
+        let Recorder::Starting { reply, buffered } = &mut self.recorder else {
+            return;
+        };
+        match reply.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => {}
+            Err(oneshot::error::TryRecvError::Closed) => {
+                tracing::error!(call_id = %self.setup.call_id, "recording service did not answer");
+                self.recorder = Recorder::Off;
+                let _ = self.state.handle_stop_command();
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(call_id = %self.setup.call_id, %error, "recording not started");
+                self.recorder = Recorder::Off;
+                let _ = self.state.handle_stop_command();
+            }
+            Ok(Ok(handle)) => {
+                for (party, frame) in buffered.drain(..) {
+                    handle.push(party, frame);
+                }
+                tracing::debug!(call_id = %self.setup.call_id, id = handle.id(), "recording file open");
+                self.recorder = Recorder::On(handle);
+            }
+        }
+    }
+
+    /// Hands PCM of `party` (at [`Session::rate`]) to the recording.
+    pub(crate) fn push(&mut self, party: Party, frame: PcmFrame) {
+        match &mut self.recorder {
+            Recorder::Off => {}
+            Recorder::Starting { buffered, .. } => {
+                if buffered.len() < MAX_BUFFERED_FRAMES {
+                    buffered.push_back((party, frame));
+                }
+            }
+            Recorder::On(handle) => {
+                handle.push(party, frame);
+            }
+        }
+    }
+
+    /// A telephone-event packet from `leg`: an event counts once, at its
+    /// first end packet (sent three times); returns what the policy
+    /// decides on the digit.
+    pub(crate) fn telephone_event(
+        &mut self,
+        now: Instant,
+        leg: Leg,
+        rtp: &RtpPacket<'_>,
+    ) -> Decision {
+        let Ok(event) = TelephoneEvent::parse(rtp.payload()) else {
+            return Decision::Off;
+        };
+        let last = &mut self.last_event[index(leg)];
+        if !event.end || *last == Some(rtp.timestamp()) {
+            return Decision::Off;
+        }
+        *last = Some(rtp.timestamp());
+        let Some(digit) = event.event.digit() else {
+            return Decision::Off;
+        };
+        let decision = self.state.handle_dtmf(now, digit);
+        if decision != Decision::Off {
+            tracing::info!(call_id = %self.setup.call_id, "on-demand recording code dialled");
+        }
+        decision
+    }
+}
+
+/// The party of a leg: A (caller) left, B (callee) right.
+pub(crate) fn party(leg: Leg) -> Party {
+    match leg {
+        Leg::A => Party::A,
+        Leg::B => Party::B,
+    }
+}
+
 /// The relay with recording. See the [module docs](self).
 pub struct RecordedRelay {
     relay: Relay,
-    setup: RecordingSetup,
+    /// The recording (its rate: the first audio codec's).
+    session: Session,
     remotes: [LegConfig; 2],
-    state: CallRecording,
-    /// Sample rate of the recording (the first audio codec's).
-    rate: u32,
     prompt: Option<PromptPlayer>,
     /// Start recording once the prompt is over.
     record_after_prompt: bool,
     prompt_out: VecDeque<Transmit>,
-    recorder: Recorder,
     legs: [LegTap; 2],
     prompts_played: u32,
 }
@@ -137,8 +280,8 @@ pub struct RecordedRelay {
 impl std::fmt::Debug for RecordedRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordedRelay")
-            .field("call_id", &self.setup.call_id)
-            .field("recording", &self.state.is_recording())
+            .field("call_id", &self.session.setup.call_id)
+            .field("recording", &self.session.state.is_recording())
             .field("prompt", &self.prompt.is_some())
             .finish_non_exhaustive()
     }
@@ -166,20 +309,17 @@ impl RecordedRelay {
             .audio
             .first()
             .map_or(8000, |(_, kind)| kind.sample_rate());
-        let mut state = CallRecording::new(Some(&setup.policy));
-        let decision = state.on_connect();
+        let mut session = Session::new(setup, rate);
+        let decision = session.state.on_connect();
         let mut this = Self {
             relay,
+            session,
             remotes: [a, b],
-            state,
-            rate,
             prompt: None,
             record_after_prompt: false,
             prompt_out: VecDeque::new(),
-            recorder: Recorder::Off,
             legs: [LegTap::new(), LegTap::new()],
             prompts_played: 0,
-            setup,
         };
         this.decide(now, decision);
         this
@@ -187,7 +327,7 @@ impl RecordedRelay {
 
     /// Whether a recording is running (or starting, or after the prompt).
     pub fn is_recording(&self) -> bool {
-        self.state.is_recording()
+        self.session.state.is_recording()
     }
 
     /// Whether the consent prompt is playing (the parties are not
@@ -199,28 +339,29 @@ impl RecordedRelay {
     fn decide(&mut self, now: Instant, decision: Decision) {
         match decision {
             Decision::Off => {}
-            Decision::Record { consent: false } => self.start_recording(),
+            Decision::Record { consent: false } => self.session.start(),
             Decision::Record { consent: true } => {
                 if let Some(player) = self.player(now) {
-                    tracing::debug!(call_id = %self.setup.call_id, "consent announcement");
+                    tracing::debug!(call_id = %self.session.setup.call_id, "consent announcement");
                     self.prompt = Some(player);
                     self.record_after_prompt = true;
                 } else {
                     // Without a playable prompt no consent can be asked:
                     // do not record.
                     tracing::warn!(
-                        call_id = %self.setup.call_id,
+                        call_id = %self.session.setup.call_id,
                         "consent announcement cannot be played; call not recorded"
                     );
-                    let _ = self.state.handle_stop_command();
+                    let _ = self.session.state.handle_stop_command();
                 }
             }
         }
     }
 
     fn player(&mut self, now: Instant) -> Option<PromptPlayer> {
-        let (pt, codec) = *self.setup.audio.first()?;
+        let (pt, codec) = *self.session.setup.audio.first()?;
         let seed = self
+            .session
             .setup
             .seed
             .wrapping_add(u64::from(self.prompts_played).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -236,7 +377,7 @@ impl RecordedRelay {
                 first_timestamp: x as u32,
             }
         };
-        match PromptPlayer::new(now, &self.setup.prompt, Some(leg(1)), Some(leg(2))) {
+        match PromptPlayer::new(now, &self.session.setup.prompt, Some(leg(1)), Some(leg(2))) {
             Ok(p) => Some(p),
             Err(error) => {
                 tracing::warn!(%error, "consent prompt player");
@@ -245,80 +386,10 @@ impl RecordedRelay {
         }
     }
 
-    fn start_recording(&mut self) {
-        if !matches!(self.recorder, Recorder::Off) {
-            return;
-        }
-        let request = StartRequest {
-            call_id: self.setup.call_id.clone(),
-            format: self.setup.policy.format,
-            sample_rate: self.rate,
-            retention_days: self.setup.policy.retention_days,
-        };
-        let service = self.setup.service.clone();
-        let (tx, rx) = oneshot::channel();
-        // The service answers after creating the file and the index row.
-        tokio::task::spawn_blocking(move || {
-            let _ = tx.send(service.start_recording(request));
-        });
-        tracing::info!(call_id = %self.setup.call_id, "recording started");
-        self.recorder = Recorder::Starting {
-            reply: rx,
-            buffered: VecDeque::new(),
-        };
-    }
-
     fn stop_recording(&mut self) {
-        // Dropping the handle finishes the file (without waiting).
-        if !matches!(
-            std::mem::replace(&mut self.recorder, Recorder::Off),
-            Recorder::Off
-        ) {
-            tracing::info!(call_id = %self.setup.call_id, "recording stopped");
-        }
+        self.session.stop();
         self.prompt = None;
         self.record_after_prompt = false;
-    }
-
-    /// Picks up a started recorder and hands it the buffered PCM.
-    fn poll_recorder(&mut self) {
-        let Recorder::Starting { reply, buffered } = &mut self.recorder else {
-            return;
-        };
-        match reply.try_recv() {
-            Err(oneshot::error::TryRecvError::Empty) => {}
-            Err(oneshot::error::TryRecvError::Closed) => {
-                tracing::error!(call_id = %self.setup.call_id, "recording service did not answer");
-                self.recorder = Recorder::Off;
-                let _ = self.state.handle_stop_command();
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(call_id = %self.setup.call_id, %error, "recording not started");
-                self.recorder = Recorder::Off;
-                let _ = self.state.handle_stop_command();
-            }
-            Ok(Ok(handle)) => {
-                for (party, frame) in buffered.drain(..) {
-                    handle.push(party, frame);
-                }
-                tracing::debug!(call_id = %self.setup.call_id, id = handle.id(), "recording file open");
-                self.recorder = Recorder::On(handle);
-            }
-        }
-    }
-
-    fn push_pcm(&mut self, party: Party, frame: PcmFrame) {
-        match &mut self.recorder {
-            Recorder::Off => {}
-            Recorder::Starting { buffered, .. } => {
-                if buffered.len() < MAX_BUFFERED_FRAMES {
-                    buffered.push_back((party, frame));
-                }
-            }
-            Recorder::On(handle) => {
-                handle.push(party, frame);
-            }
-        }
     }
 
     /// Decodes one RTP packet of `leg` into the recording; telephone-events
@@ -328,15 +399,16 @@ impl RecordedRelay {
             return;
         };
         let pt = rtp.payload_type().0;
-        if self.setup.telephone_events.contains(&pt) {
-            self.telephone_event(now, leg, &rtp);
+        if self.session.setup.telephone_events.contains(&pt) {
+            let decision = self.session.telephone_event(now, leg, &rtp);
+            self.decide(now, decision);
             return;
         }
-        let recording = matches!(self.recorder, Recorder::Starting { .. } | Recorder::On(_));
-        if !recording {
+        if !self.session.active() {
             return;
         }
         let Some(kind) = self
+            .session
             .setup
             .audio
             .iter()
@@ -345,7 +417,7 @@ impl RecordedRelay {
         else {
             return;
         };
-        let rate = self.rate;
+        let rate = self.session.rate;
         let tap = &mut self.legs[index(leg)];
         if tap.decoder.as_ref().is_none_or(|(k, _)| *k != kind) {
             match codec::new_decoder(kind) {
@@ -383,31 +455,7 @@ impl RecordedRelay {
             resampler.process(&tap.pcm, &mut tap.out);
             std::mem::take(&mut tap.out)
         };
-        let party = match leg {
-            Leg::A => Party::A,
-            Leg::B => Party::B,
-        };
-        self.push_pcm(party, PcmFrame { at: now, samples });
-    }
-
-    fn telephone_event(&mut self, now: Instant, leg: Leg, rtp: &RtpPacket<'_>) {
-        let Ok(event) = TelephoneEvent::parse(rtp.payload()) else {
-            return;
-        };
-        // An event counts once: at its first end packet (sent three times).
-        let tap = &mut self.legs[index(leg)];
-        if !event.end || tap.last_event == Some(rtp.timestamp()) {
-            return;
-        }
-        tap.last_event = Some(rtp.timestamp());
-        let Some(digit) = event.event.digit() else {
-            return;
-        };
-        let decision = self.state.handle_dtmf(now, digit);
-        if decision != Decision::Off {
-            tracing::info!(call_id = %self.setup.call_id, "on-demand recording code dialled");
-        }
-        self.decide(now, decision);
+        self.session.push(party(leg), PcmFrame { at: now, samples });
     }
 
     fn drive_prompt(&mut self, now: Instant) {
@@ -432,9 +480,9 @@ impl RecordedRelay {
         }
         if player.is_done() {
             self.prompt = None;
-            tracing::debug!(call_id = %self.setup.call_id, "consent announcement over, connected");
+            tracing::debug!(call_id = %self.session.setup.call_id, "consent announcement over, connected");
             if std::mem::take(&mut self.record_after_prompt) {
-                self.start_recording();
+                self.session.start();
             }
         }
     }
@@ -447,12 +495,12 @@ impl RecordedRelay {
     ) -> Result<(), CommandRefused> {
         match command {
             RecordingCommand::Start => {
-                let decision = self.state.handle_start_command()?;
+                let decision = self.session.state.handle_start_command()?;
                 self.decide(now, decision);
                 Ok(())
             }
             RecordingCommand::Stop => {
-                if self.state.handle_stop_command() {
+                if self.session.state.handle_stop_command() {
                     self.stop_recording();
                     Ok(())
                 } else {
@@ -469,12 +517,12 @@ impl Core for RecordedRelay {
         if port == Port::Rtp {
             self.tap(now, leg, b);
         }
-        self.poll_recorder();
+        self.session.poll();
         self.drive_prompt(now);
     }
     fn handle_timeout(&mut self, now: Instant) {
         self.relay.handle_timeout(now);
-        self.poll_recorder();
+        self.session.poll();
         self.drive_prompt(now);
     }
     fn poll_timeout(&self) -> Option<Instant> {
@@ -485,7 +533,7 @@ impl Core for RecordedRelay {
             }
         };
         earliest(self.prompt.as_ref().and_then(PromptPlayer::poll_timeout));
-        if matches!(self.recorder, Recorder::Starting { .. }) {
+        if self.session.starting() {
             earliest(Some(tokio::time::Instant::now().into_std() + START_POLL));
         }
         t
@@ -521,7 +569,7 @@ impl Core for RecordedRelay {
     }
     fn finish(&mut self, now: Instant) {
         self.relay.finish(now);
-        self.poll_recorder();
+        self.session.poll();
         self.stop_recording();
     }
     fn recording(&mut self, now: Instant, command: RecordingCommand) -> Result<(), CommandRefused> {

@@ -139,6 +139,13 @@ impl Core for Transcoder {
         Transcoder::send_dtmf(self, to, event, duration_ms)
             .map_err(|_| RelayError::NoTelephoneEvent { leg: to })
     }
+    fn recording(
+        &mut self,
+        _now: Instant,
+        command: RecordingCommand,
+    ) -> Result<(), CommandRefused> {
+        self.recording_command(command)
+    }
 }
 
 impl Core for Relay {

@@ -996,6 +996,7 @@ impl<R: Entropy> Pbx<R> {
                         b_local_port,
                         b_remote,
                         b,
+                        recording: self.calls.get(&call).and_then(|c| c.recording.clone()),
                     },
                     MediaInstruction::Direction {
                         call,

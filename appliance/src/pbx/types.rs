@@ -119,6 +119,8 @@ pub enum MediaCommand {
         b_remote: SocketAddr,
         /// B's codec, payload type and telephone-event type.
         b: LegCodec,
+        /// The call's recording policy (resolved when it was routed).
+        recording: Option<voip_shared::site_config::RecordingPolicy>,
     },
     /// A side declared a new direction (hold); suspend the media timeout
     /// while a side is not sending.
