@@ -541,7 +541,23 @@ fn channel_rms(file: &Path) -> (f64, f64) {
 
 #[test]
 fn a_transcoded_call_under_an_always_policy_is_recorded_in_stereo() {
-    let dir = temp_dir("transcode-rec");
+    record_transcoded_call(false);
+}
+
+#[test]
+fn a_transcoded_call_with_consent_is_recorded_after_the_prompt() {
+    record_transcoded_call(true);
+}
+
+/// Length of the shipped consent prompt (`appliance/prompts/nl/recording-consent.wav`).
+const PROMPT_SECONDS: f64 = 2.256;
+
+fn record_transcoded_call(consent: bool) {
+    let dir = temp_dir(if consent {
+        "transcode-rec-consent"
+    } else {
+        "transcode-rec"
+    });
     std::fs::write(dir.join("tone.pcap"), rtp_pcap(&sox_tone_alaw(&dir, 8))).unwrap();
     let provider = SocketAddr::from((PROVIDER1_IP, free_udp_port(PROVIDER1_IP)));
     let trunks = [TrunkSpec {
@@ -561,7 +577,7 @@ fn a_transcoded_call_under_an_always_policy_is_recorded_in_stereo() {
     assert!(site.contains("recording_policy = \"test\""));
     let site = format!(
         "{site}\n[[recording_policies]]\nname = \"test\"\nmode = \"always\"\n\
-         consent_announcement = false\nformat = \"wav\"\n"
+         consent_announcement = {consent}\nformat = \"wav\"\n"
     );
     let appliance = Appliance::start_full(
         &dir,
@@ -627,9 +643,11 @@ fn a_transcoded_call_under_an_always_policy_is_recorded_in_stereo() {
         "recording {seconds} s (index {duration_ms} ms), call answered for {talk} s; \
          channel RMS left {left:.0}, right {right:.0}"
     );
+    // With consent the recording starts once both parties heard the prompt.
+    let expected = if consent { talk - PROMPT_SECONDS } else { talk };
     assert!(
-        (seconds - talk).abs() <= 0.5,
-        "ffprobe duration {seconds} s, answered for {talk} s"
+        (seconds - expected).abs() <= 0.5,
+        "ffprobe duration {seconds} s, answered for {talk} s, expected {expected} s"
     );
     // Left: the caller's −6 dBFS tone (RMS ~11 600 while it plays); right:
     // the provider's echo of it, transcoded twice.

@@ -186,6 +186,9 @@ struct Outbound {
     talking: bool,
     injector: Option<EventSender>,
     payload: Vec<u8>,
+    /// An announcement being played to this leg (PCM at the encoder's
+    /// rate): while it lasts it replaces the other leg's audio.
+    announcement: std::collections::VecDeque<i16>,
 }
 
 #[derive(Debug)]
@@ -287,6 +290,7 @@ fn new_leg(
             timestamp: ssrc.0.rotate_left(13),
             talking: false,
             injector,
+            announcement: std::collections::VecDeque::new(),
             payload: Vec::new(),
         },
     })
@@ -582,7 +586,24 @@ impl Bridge {
                 .and_then(|i| i.poll_packet(ts))
         };
         let receives = self.leg(to).receives();
-        if let Some(event) = injected {
+        let announced = {
+            let out = &mut self.leg_mut(to).outbound;
+            (!out.announcement.is_empty()).then(|| {
+                let n = frame_len.min(out.announcement.len());
+                let mut frame: Vec<i16> = out.announcement.drain(..n).collect();
+                frame.resize(frame_len, 0);
+                frame
+            })
+        };
+        if let Some(frame) = announced {
+            // The other party's audio is dropped (not forwarded, not tapped)
+            // while an announcement plays to this leg.
+            if receives {
+                self.send_audio(to, &frame);
+            } else {
+                self.leg_mut(to).outbound.talking = false;
+            }
+        } else if let Some(event) = injected {
             if receives {
                 self.send_event(to, &event);
             }
@@ -625,6 +646,29 @@ impl Bridge {
             return;
         };
         self.transmit(to, bytes);
+    }
+
+    /// Plays `pcm` (mono, at [`Bridge::pcm_rate`] of `to`) to `to` in
+    /// place of the other leg's audio, from the next tick on; the other
+    /// party's audio towards `to` is dropped meanwhile (consent
+    /// announcements before two parties are connected).
+    pub fn play(&mut self, to: Leg, pcm: &[i16]) {
+        self.leg_mut(to)
+            .outbound
+            .announcement
+            .extend(pcm.iter().copied());
+    }
+
+    /// Whether an announcement is still playing to either leg.
+    pub fn is_playing(&self) -> bool {
+        [Leg::A, Leg::B]
+            .iter()
+            .any(|&leg| !self.leg(leg).outbound.announcement.is_empty())
+    }
+
+    /// The PCM rate of `leg`'s encoder (what [`Bridge::play`] takes).
+    pub fn pcm_rate(&self, leg: Leg) -> u32 {
+        self.leg(leg).outbound.encoder.sample_rate()
     }
 
     /// Next datagram to send.

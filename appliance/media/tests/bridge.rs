@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use voip_media::bridge::{Bridge, BridgeConfig, BridgeError, LegMedia, TICK};
-use voip_media::codec::{CodecKind, OpusSettings, new_encoder};
+use voip_media::codec::{CodecKind, OpusSettings, new_decoder, new_encoder};
 use voip_media::dtmf::{DtmfEvent, TelephoneEvent};
 use voip_media::testing::Xorshift64;
 use voip_media::{
@@ -445,4 +445,59 @@ fn opus_towards_g711_runs_at_8_khz_so_the_tap_and_encoder_see_160_samples() {
     }
     let peak = pcm[pcm.len() / 2..].iter().map(|s| s.unsigned_abs()).max();
     assert!(peak.unwrap() > 2000, "the tone reaches the Opus leg");
+}
+
+#[test]
+fn an_announcement_replaces_the_other_partys_audio_until_it_has_played() {
+    let t0 = Instant::now();
+    let mut bridge = g711_bridge(t0);
+    assert_eq!(bridge.pcm_rate(Leg::B), 8000);
+    // One second of a quiet 1 kHz tone to both legs.
+    let prompt: Vec<i16> = (0..8000)
+        .map(|i| (1000.0 * (2.0 * PI * 1000.0 * f64::from(i) / 8000.0).sin()) as i16)
+        .collect();
+    bridge.play(Leg::A, &prompt);
+    bridge.play(Leg::B, &prompt);
+    bridge.set_tap(true);
+    assert!(bridge.is_playing());
+    let sent = drive(&mut bridge, t0, 0..50, PHONE_A, |_| true);
+    assert!(!bridge.is_playing(), "one second played in 50 ticks");
+    assert_eq!(
+        bridge.poll_tap(),
+        None,
+        "the other party is not tapped meanwhile"
+    );
+    let mut dec = new_decoder(CodecKind::Pcma).unwrap();
+    let mut heard = Vec::new();
+    for (_, t) in sent.iter().filter(|(_, t)| t.leg == Leg::B) {
+        dec.decode(RtpPacket::parse(&t.bytes).unwrap().payload(), &mut heard)
+            .unwrap();
+    }
+    assert_eq!(heard.len(), prompt.len(), "B hears the whole prompt");
+    let worst = heard
+        .iter()
+        .zip(&prompt)
+        .map(|(h, p)| (i32::from(*h) - i32::from(*p)).abs())
+        .max()
+        .unwrap();
+    assert!(
+        worst < 100,
+        "B hears the prompt, not A's tone (error {worst})"
+    );
+    assert_eq!(
+        sent.iter().filter(|(_, t)| t.leg == Leg::A).count(),
+        50,
+        "A hears the prompt too"
+    );
+    // Afterwards A's tone is forwarded again (and tapped); A gets nothing.
+    let after = drive(&mut bridge, t0, 50..60, PHONE_A, |_| true);
+    assert!(after.iter().all(|(_, t)| t.leg == Leg::B));
+    let mut loud = Vec::new();
+    for (_, t) in &after {
+        dec.decode(RtpPacket::parse(&t.bytes).unwrap().payload(), &mut loud)
+            .unwrap();
+    }
+    let peak = loud.iter().map(|s| s.unsigned_abs()).max().unwrap();
+    assert!(peak > 6000, "A's 8000-peak tone reaches B again ({peak})");
+    assert!(bridge.poll_tap().is_some());
 }

@@ -22,9 +22,10 @@
 //! left and B (callee) right, both resampled to the narrower leg codec's
 //! rate (what the other party hears anyway); RFC 4733 events from either
 //! leg feed the on-demand code matcher; `start`/`stop` commands as on a
-//! relayed call (the shared [`Session`]). The consent announcement is not
-//! played on a transcoded call yet: a policy asking consent records
-//! without it and logs that the prompt was skipped.
+//! relayed call (the shared [`Session`]). When the policy asks consent,
+//! the bridge plays the Dutch prompt to both legs first (in place of the
+//! other party's audio, which is dropped meanwhile) and the recording
+//! starts when both have heard it.
 //!
 //! Sans-IO like the bridge: the task (`task.rs`) feeds it.
 
@@ -87,6 +88,8 @@ struct Recording {
     /// Per party: tap rate and its resampler to the recording's rate.
     resamplers: [Option<(u32, Resampler)>; 2],
     out: Vec<i16>,
+    /// The consent prompt is playing; the recording starts after it.
+    after_prompt: bool,
 }
 
 impl std::fmt::Debug for Recording {
@@ -196,6 +199,7 @@ impl Transcoder {
             session,
             resamplers: [None, None],
             out: Vec::new(),
+            after_prompt: false,
         });
         self.decide(decision);
         self
@@ -214,15 +218,27 @@ impl Transcoder {
         };
         match decision {
             Decision::Off => {}
-            Decision::Record { consent } => {
-                if consent {
-                    tracing::warn!(
+            Decision::Record { consent: true } => {
+                let prompt = std::sync::Arc::clone(&recording.session.setup.prompt);
+                let mut played = false;
+                for leg in [Leg::A, Leg::B] {
+                    if let Some(p) = prompt.at_rate(self.bridge.pcm_rate(leg)) {
+                        self.bridge.play(leg, &p.samples);
+                        played = true;
+                    }
+                }
+                if played {
+                    recording.after_prompt = true;
+                } else {
+                    // No codec rate for the prompt: never record without
+                    // the announcement the policy asks for.
+                    tracing::error!(
                         call_id = %recording.session.setup.call_id,
-                        "consent announcement not played on a transcoded call; recording without it"
+                        "consent prompt unavailable at the legs' rates; not recording"
                     );
                 }
-                recording.session.start();
             }
+            Decision::Record { consent: false } => recording.session.start(),
         }
         self.sync_tap();
     }
@@ -238,6 +254,11 @@ impl Transcoder {
         let Some(recording) = self.recording.as_mut() else {
             return;
         };
+        if recording.after_prompt && !self.bridge.is_playing() {
+            recording.after_prompt = false;
+            recording.session.start();
+            self.bridge.set_tap(true);
+        }
         let was = recording.session.active();
         recording.session.poll();
         while let Some(frame) = self.bridge.poll_tap() {
