@@ -35,7 +35,6 @@ use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::latch::{Admission, LatchConfig, Leg, LegConfig, LegLatch, Port};
 use crate::relay::{Event, MediaDirection, Transmit};
 use crate::resample::{ResampleError, Resampler};
-use crate::rtcp::{PacketKind, classify};
 use crate::rtp::{PayloadType, RtpHeader, RtpPacket, Ssrc};
 use crate::seq::SeqNo;
 
@@ -341,15 +340,10 @@ impl Bridge {
         source: SocketAddr,
         bytes: &[u8],
     ) {
-        let muxed = self.leg(leg).latch.is_muxed();
-        let is_rtcp = match (classify(bytes), port) {
-            (PacketKind::Rtp, Port::Rtp) => false,
-            (PacketKind::Rtcp, Port::Rtcp) => true,
-            (PacketKind::Rtcp, Port::Rtp) if muxed => true,
-            _ => {
-                self.leg_mut(leg).counters.malformed += 1;
-                return;
-            }
+        let Some(is_rtcp) = crate::latch::is_rtcp_on(bytes, port, self.leg(leg).latch.is_muxed())
+        else {
+            self.leg_mut(leg).counters.malformed += 1;
+            return;
         };
         if is_rtcp {
             if crate::rtcp::RtcpPacket::parse_compound(bytes).any(|p| p.is_err()) {

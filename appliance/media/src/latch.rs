@@ -270,3 +270,16 @@ impl LegLatch {
         (port, addr)
     }
 }
+
+/// Demultiplexes a datagram that arrived on a leg's `port`: `Some(true)` for
+/// RTCP, `Some(false)` for RTP, `None` for anything else or a packet on the
+/// wrong port (RTCP on the RTP port only with rtcp-mux, RFC 5761).
+pub fn is_rtcp_on(bytes: &[u8], port: Port, muxed: bool) -> Option<bool> {
+    use crate::rtcp::{PacketKind, classify};
+    match (classify(bytes), port) {
+        (PacketKind::Rtp, Port::Rtp) => Some(false),
+        (PacketKind::Rtcp, Port::Rtcp) => Some(true),
+        (PacketKind::Rtcp, Port::Rtp) if muxed => Some(true),
+        _ => None,
+    }
+}

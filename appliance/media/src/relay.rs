@@ -26,7 +26,7 @@
 //!
 //! RTP and RTCP latch separately unless the leg uses rtcp-mux (RFC 5761),
 //! where both share one port and one latch and are told apart by
-//! [`classify`].
+//! [`classify`](crate::rtcp::classify).
 //!
 //! # Media timeout
 //! When no RTP arrives on a leg for [`RelayConfig::media_timeout`],
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use crate::latch::{Admission, LegLatch};
 pub use crate::latch::{LatchConfig, Leg, LegConfig, Port};
 use crate::quality::{LegMonitor, MonitorConfig, QualitySample};
-use crate::rtcp::{PacketKind, ReportBlock, RtcpPacket, VoipMetrics, classify};
+use crate::rtcp::{ReportBlock, RtcpPacket, VoipMetrics};
 use crate::rtp::{PayloadType, RtpPacket, Ssrc};
 use crate::stats::ReceiverStats;
 
@@ -229,15 +229,10 @@ impl Relay {
         source: SocketAddr,
         bytes: &[u8],
     ) {
-        let muxed = self.leg(leg).latch.is_muxed();
-        let is_rtcp = match (classify(bytes), port) {
-            (PacketKind::Rtp, Port::Rtp) => false,
-            (PacketKind::Rtcp, Port::Rtcp) => true,
-            (PacketKind::Rtcp, Port::Rtp) if muxed => true,
-            _ => {
-                self.leg_mut(leg).counters.malformed += 1;
-                return;
-            }
+        let Some(is_rtcp) = crate::latch::is_rtcp_on(bytes, port, self.leg(leg).latch.is_muxed())
+        else {
+            self.leg_mut(leg).counters.malformed += 1;
+            return;
         };
         if is_rtcp {
             self.handle_rtcp(now, leg, port, source, bytes);
